@@ -1,0 +1,41 @@
+/** Public API of the serialization layer (no dependency on the tensor engine). */
+export { type DType, type TensorRecord, DTYPES, isDType, itemSize, numel, shapeProblem, validateRecord, makeRecord } from "./record.js";
+export {
+  type AtomicWriteOptions,
+  type ChunkSink,
+  type AsyncChunkSink,
+  AtomicWriteError,
+  writeFileAtomic,
+  writeFileAtomicSync,
+  writeFileAtomicWith,
+  writeFileAtomicWithSync,
+} from "./atomic.js";
+export {
+  type Metadata,
+  type TensorMap,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type SafetensorsContents,
+  MAX_HEADER_SIZE,
+  SafetensorsError,
+  SafetensorsFile,
+  openSafetensors,
+  readSafetensors,
+  encodeSafetensors,
+  saveSafetensors,
+  saveSafetensorsSync,
+} from "./safetensors.js";
+export {
+  type PthObject,
+  type StateDict,
+  PthTensor,
+  PthError,
+  isTensorRecord,
+  loadPth,
+  loadPthStateDict,
+  extractStateDict,
+  materializeView,
+  pyToJSON,
+} from "./pth.js";
+export { PyGlobal, PyObject, PickleError, unpickle } from "./pickle.js";
+export { ZipError } from "./zip.js";
