@@ -284,15 +284,16 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0
         );
         break;
       }
+      // Bytes are copied (new Uint8Array(view)) so results never alias the input buffer.
       case 0x43: // SHORT_BINBYTES
-        stack.push(take(u8()).slice());
+        stack.push(new Uint8Array(take(u8())));
         break;
       case 0x42: // BINBYTES
-        stack.push(take(u32()).slice());
+        stack.push(new Uint8Array(take(u32())));
         break;
       case 0x8e: // BINBYTES8
       case 0x96: // BYTEARRAY8
-        stack.push(take(u64()).slice());
+        stack.push(new Uint8Array(take(u64())));
         break;
 
       case 0x5d: // EMPTY_LIST

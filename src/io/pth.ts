@@ -118,7 +118,8 @@ export function materializeView(
   if (contiguous) {
     // A view of the whole storage can share its buffer; a part is copied so the record
     // does not keep a large shared storage alive.
-    return start === 0 && n * isz === storage.byteLength ? storage : storage.slice(start, start + n * isz);
+    // (Uint8Array's slice copies; Buffer's would not, and storages may be Buffers.)
+    return start === 0 && n * isz === storage.byteLength ? storage : Uint8Array.prototype.slice.call(storage, start, start + n * isz);
   }
   const out = new Uint8Array(n * isz);
   const nd = size.length;
