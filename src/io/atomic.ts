@@ -30,7 +30,9 @@ export class AtomicWriteError extends Error {
     cause: unknown,
   ) {
     const msg = cause instanceof Error ? cause.message : String(cause);
-    super(`cannot write ${path} atomically: ${msg} (the previous file, if any, is unchanged)`, { cause });
+    super(`cannot write ${path} atomically: ${msg} (the previous file, if any, is unchanged)`, {
+      cause,
+    });
     this.name = "AtomicWriteError";
     this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
   }

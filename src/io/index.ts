@@ -1,5 +1,15 @@
 /** Public API of the serialization layer (no dependency on the tensor engine). */
-export { type DType, type TensorRecord, DTYPES, isDType, itemSize, numel, shapeProblem, validateRecord, makeRecord } from "./record.js";
+export {
+  type DType,
+  type TensorRecord,
+  DTYPES,
+  isDType,
+  itemSize,
+  numel,
+  shapeProblem,
+  validateRecord,
+  makeRecord,
+} from "./record.js";
 export {
   type AtomicWriteOptions,
   type ChunkSink,

@@ -60,7 +60,10 @@ export class PickleError extends Error {
 
 /** Functions safe to emulate for every pickle: they only build containers or bytes. */
 const BUILTINS = new Map<string, PyFunction>([
-  ["collections.OrderedDict", (args) => new Map(args.length > 0 ? (args[0] as Iterable<[unknown, unknown]>) : [])],
+  [
+    "collections.OrderedDict",
+    (args) => new Map(args.length > 0 ? (args[0] as Iterable<[unknown, unknown]>) : []),
+  ],
   ["builtins.set", (args) => new Set(args.length > 0 ? (args[0] as Iterable<unknown>) : [])],
   ["builtins.frozenset", (args) => new Set(args.length > 0 ? (args[0] as Iterable<unknown>) : [])],
   ["__builtin__.set", (args) => new Set(args.length > 0 ? (args[0] as Iterable<unknown>) : [])],
@@ -84,11 +87,17 @@ function canonicalModule(module: string): string {
 }
 
 function toInt(v: bigint): number | bigint {
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(v)
+    : v;
 }
 
 /** Decode one pickle starting at `offset`. Returns the value and the offset after STOP. */
-export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0): { value: unknown; end: number } {
+export function unpickle(
+  bytes: Uint8Array,
+  opts: PickleOptions = {},
+  offset = 0,
+): { value: unknown; end: number } {
   const source = opts.source ?? "<pickle>";
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const latin1 = new TextDecoder("latin1");
@@ -130,13 +139,15 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0
     return s;
   };
   const pop = (): unknown => (stack.length === 0 ? fail("stack underflow") : stack.pop());
-  const top = (): unknown => (stack.length === 0 ? fail("stack underflow") : stack[stack.length - 1]);
+  const top = (): unknown =>
+    stack.length === 0 ? fail("stack underflow") : stack[stack.length - 1];
   const popMark = (): unknown[] => {
     const m = marks.pop();
     if (m === undefined) fail("no MARK on the stack");
     return stack.splice(m as number);
   };
-  const memoGet = (i: number): unknown => (memo.has(i) ? memo.get(i) : fail(`memo key ${i} is not defined`));
+  const memoGet = (i: number): unknown =>
+    memo.has(i) ? memo.get(i) : fail(`memo key ${i} is not defined`);
   const longLE = (b: Uint8Array): number | bigint => {
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
@@ -169,11 +180,13 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0
   };
   const appendItems = (l: unknown, items: unknown[]): void => {
     if (Array.isArray(l)) l.push(...items);
-    else if (l instanceof PyObject) ((l as PyObject & { list?: unknown[] }).list ??= []).push(...items);
+    else if (l instanceof PyObject)
+      ((l as PyObject & { list?: unknown[] }).list ??= []).push(...items);
     else fail("APPEND(S) on a non-list");
   };
   const persistent = (pid: unknown): unknown => {
-    if (opts.persistentLoad === undefined) return fail("persistent id found but no storage resolver given");
+    if (opts.persistentLoad === undefined)
+      return fail("persistent id found but no storage resolver given");
     return opts.persistentLoad(pid);
   };
 
@@ -261,7 +274,11 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0
         stack.push(utf8.decode(take(u64())));
         break;
       case 0x56: // UNICODE (raw-unicode-escape text)
-        stack.push(line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a, b) => String.fromCodePoint(parseInt(a ?? b, 16))));
+        stack.push(
+          line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a, b) =>
+            String.fromCodePoint(parseInt(a ?? b, 16)),
+          ),
+        );
         break;
       case 0x55: // SHORT_BINSTRING (Python 2 str): bytes, read as latin-1 text
         stack.push(latin1.decode(take(u8())));
@@ -279,7 +296,9 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0
         const body = s.slice(1, -1);
         stack.push(
           body.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, e: string) =>
-            e[0] === "x" ? String.fromCharCode(parseInt(e.slice(1), 16)) : ({ n: "\n", r: "\r", t: "\t" } as Record<string, string>)[e] ?? e,
+            e[0] === "x"
+              ? String.fromCharCode(parseInt(e.slice(1), 16))
+              : (({ n: "\n", r: "\r", t: "\t" } as Record<string, string>)[e] ?? e),
           ),
         );
         break;
@@ -385,7 +404,8 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== "string" || typeof name !== "string") fail("STACK_GLOBAL needs two strings");
+        if (typeof module !== "string" || typeof name !== "string")
+          fail("STACK_GLOBAL needs two strings");
         stack.push(global(module as string, name as string));
         break;
       }
@@ -467,4 +487,3 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}, offset = 0
     }
   }
 }
-

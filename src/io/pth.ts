@@ -66,7 +66,10 @@ function storageDtype(file: string, type: unknown): DType {
   const name = type instanceof PyGlobal ? type.name : String(type);
   const dtype = STORAGE_DTYPES[name];
   if (dtype === undefined) {
-    throw new PthError(file, `storage type torch.${name} is not supported (supported: ${Object.keys(STORAGE_DTYPES).join(", ")})`);
+    throw new PthError(
+      file,
+      `storage type torch.${name} is not supported (supported: ${Object.keys(STORAGE_DTYPES).join(", ")})`,
+    );
   }
   return dtype;
 }
@@ -75,13 +78,20 @@ function storageDtype(file: string, type: unknown): DType {
 function swapBytes(b: Uint8Array, size: number): Uint8Array {
   if (size === 1) return b;
   const out = new Uint8Array(b.byteLength);
-  for (let i = 0; i < b.byteLength; i += size) for (let j = 0; j < size; j++) out[i + j] = b[i + size - 1 - j];
+  for (let i = 0; i < b.byteLength; i += size)
+    for (let j = 0; j < size; j++) out[i + j] = b[i + size - 1 - j];
   return out;
 }
 
 function asInts(file: string, what: string, x: unknown): number[] {
-  if (!Array.isArray(x) || !x.every((v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) {
-    throw new PthError(file, `tensor ${what} is not a tuple of non-negative integers: ${String(x)}`);
+  if (
+    !Array.isArray(x) ||
+    !x.every((v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0)
+  ) {
+    throw new PthError(
+      file,
+      `tensor ${what} is not a tuple of non-negative integers: ${String(x)}`,
+    );
   }
   return x as number[];
 }
@@ -98,14 +108,17 @@ export function materializeView(
   stride: number[],
   what = "tensor",
 ): Uint8Array {
-  if (size.length !== stride.length) throw new RangeError(`${what}: size has ${size.length} dims, stride ${stride.length}`);
+  if (size.length !== stride.length)
+    throw new RangeError(`${what}: size has ${size.length} dims, stride ${stride.length}`);
   const n = numel(size);
   if (n === 0) return new Uint8Array(0);
   let last = offset;
   for (let d = 0; d < size.length; d++) last += (size[d] - 1) * stride[d];
   const storageNumel = storage.byteLength / isz;
   if (last >= storageNumel) {
-    throw new RangeError(`${what}: view reaches element ${last} of a storage with only ${storageNumel} elements`);
+    throw new RangeError(
+      `${what}: view reaches element ${last} of a storage with only ${storageNumel} elements`,
+    );
   }
   // Contiguous in C order (dims of size 1 may carry any stride)?
   let expect = 1;
@@ -119,7 +132,9 @@ export function materializeView(
     // A view of the whole storage can share its buffer; a part is copied so the record
     // does not keep a large shared storage alive.
     // (Uint8Array's slice copies; Buffer's would not, and storages may be Buffers.)
-    return start === 0 && n * isz === storage.byteLength ? storage : Uint8Array.prototype.slice.call(storage, start, start + n * isz);
+    return start === 0 && n * isz === storage.byteLength
+      ? storage
+      : Uint8Array.prototype.slice.call(storage, start, start + n * isz);
   }
   const out = new Uint8Array(n * isz);
   const nd = size.length;
@@ -133,7 +148,8 @@ export function materializeView(
       out.set(storage.subarray(src, src + inner * isz), dst);
       dst += inner * isz;
     } else {
-      for (let i = 0, s = src; i < inner; i++, s += innerStride) for (let b = 0; b < isz; b++) out[dst++] = storage[s + b];
+      for (let i = 0, s = src; i < inner; i++, s += innerStride)
+        for (let b = 0; b < isz; b++) out[dst++] = storage[s + b];
     }
     // Advance the odometer over the outer dims.
     for (let d = nd - 2; d >= 0; d--) {
@@ -157,7 +173,14 @@ function torchFunctions(file: string): Map<string, PyFunction> {
     const shape = asInts(file, "size", size);
     const strides = asInts(file, "stride", stride);
     const off = asInts(file, "offset", [offset])[0];
-    const data = materializeView(st.bytes(), itemSize(st.dtype), off, shape, strides, `${file}: tensor on storage ${st.key}`);
+    const data = materializeView(
+      st.bytes(),
+      itemSize(st.dtype),
+      off,
+      shape,
+      strides,
+      `${file}: tensor on storage ${st.key}`,
+    );
     return new PthTensor(st.dtype, [...shape], data, requiresGrad === true);
   };
   const parameter = (args: unknown[]): unknown => {
@@ -173,7 +196,10 @@ function torchFunctions(file: string): Map<string, PyFunction> {
     // Tensor subclasses / tensors with Python attributes: rebuild the plain tensor.
     [
       "torch._tensor._rebuild_from_type_v2",
-      (args) => (typeof args[0] === "function" ? (args[0] as PyFunction)((args[2] as unknown[]) ?? []) : new PyObject(args[0], args)),
+      (args) =>
+        typeof args[0] === "function"
+          ? (args[0] as PyFunction)((args[2] as unknown[]) ?? [])
+          : new PyObject(args[0], args),
     ],
   ]);
 }
@@ -193,12 +219,19 @@ export function loadPth(source: string | Uint8Array, name?: string): PthObject {
   try {
     if (src.size < 4) throw new PthError(file, "file is too small to be a PyTorch checkpoint");
     const head = src.read(0, Math.min(src.size, 512));
-    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return loadZip(src, file);
+    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04)
+      return loadZip(src, file);
     if (head[0] === 0x80) return loadLegacy(src.read(0, src.size), file);
     if (head.byteLength >= 262 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar") {
-      throw new PthError(file, "this is the pre-1.0 tar checkpoint format; load it with torch and re-save it with torch.save from a current version");
+      throw new PthError(
+        file,
+        "this is the pre-1.0 tar checkpoint format; load it with torch and re-save it with torch.save from a current version",
+      );
     }
-    throw new PthError(file, "not a PyTorch checkpoint (neither a torch.save zip archive nor a legacy pickle)");
+    throw new PthError(
+      file,
+      "not a PyTorch checkpoint (neither a torch.save zip archive nor a legacy pickle)",
+    );
   } finally {
     src.close();
   }
@@ -212,12 +245,14 @@ function loadZip(src: ByteSource, file: string): PthObject {
     throw new PthError(file, `corrupt zip container: ${(e as Error).message}`);
   }
   const pkl = zip.names().find((n) => /^[^/]+\/data\.pkl$/.test(n));
-  if (pkl === undefined) throw new PthError(file, "zip archive has no <name>/data.pkl: not a torch.save checkpoint");
+  if (pkl === undefined)
+    throw new PthError(file, "zip archive has no <name>/data.pkl: not a torch.save checkpoint");
   const prefix = pkl.slice(0, -"data.pkl".length);
   let bigEndian = false;
   if (zip.has(`${prefix}byteorder`)) {
     const order = new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim();
-    if (order !== "little" && order !== "big") throw new PthError(file, `unknown byteorder ${JSON.stringify(order)}`);
+    if (order !== "little" && order !== "big")
+      throw new PthError(file, `unknown byteorder ${JSON.stringify(order)}`);
     bigEndian = order === "big";
   }
   const storages = new Map<string, Storage>();
@@ -237,11 +272,15 @@ function loadZip(src: ByteSource, file: string): PthObject {
         dtype,
         bytes: () => {
           if (cached === undefined) {
-            if (!zip.has(entry)) throw new PthError(file, `storage ${key} is missing (no ${entry} in the archive)`);
+            if (!zip.has(entry))
+              throw new PthError(file, `storage ${key} is missing (no ${entry} in the archive)`);
             const raw = zip.read(entry);
             const want = count * itemSize(dtype);
             if (Number.isSafeInteger(want) && raw.byteLength < want) {
-              throw new PthError(file, `storage ${key} has ${raw.byteLength} bytes, expected ${want}`);
+              throw new PthError(
+                file,
+                `storage ${key} has ${raw.byteLength} bytes, expected ${want}`,
+              );
             }
             cached = bigEndian ? swapBytes(raw, itemSize(dtype)) : raw;
           }
@@ -252,7 +291,11 @@ function loadZip(src: ByteSource, file: string): PthObject {
     }
     return st;
   };
-  return unpickle(zip.read(pkl), { source: `${file}:${pkl}`, persistentLoad, functions: torchFunctions(file) }).value;
+  return unpickle(zip.read(pkl), {
+    source: `${file}:${pkl}`,
+    persistentLoad,
+    functions: torchFunctions(file),
+  }).value;
 }
 
 /** Magic number torch's legacy serializer writes first. */
@@ -270,7 +313,8 @@ function loadLegacy(bytes: Uint8Array, file: string): PthObject {
   }
   if (r.value !== LEGACY_MAGIC) return notLegacy();
   r = unpickle(bytes, { source: file }, r.end); // protocol version
-  if (r.value !== 1001) throw new PthError(file, `unsupported legacy protocol version ${String(r.value)}`);
+  if (r.value !== 1001)
+    throw new PthError(file, `unsupported legacy protocol version ${String(r.value)}`);
   r = unpickle(bytes, { source: file }, r.end); // sys info
   const sysInfo = r.value instanceof Map ? r.value : new Map();
   const bigEndian = sysInfo.get("little_endian") === false;
@@ -279,15 +323,21 @@ function loadLegacy(bytes: Uint8Array, file: string): PthObject {
   // The storages' bytes follow the object pickle, so a first pass only learns which
   // storages exist and their dtypes (rebuild calls stay inert), then we locate the bytes.
   const dtypes = new Map<string, DType>();
-  const scan = unpickle(bytes, {
-    source: file,
-    persistentLoad: (pid) => {
-      if (Array.isArray(pid) && pid[0] === "storage") dtypes.set(String(pid[2]), storageDtype(file, pid[1]));
-      return null;
+  const scan = unpickle(
+    bytes,
+    {
+      source: file,
+      persistentLoad: (pid) => {
+        if (Array.isArray(pid) && pid[0] === "storage")
+          dtypes.set(String(pid[2]), storageDtype(file, pid[1]));
+        return null;
+      },
     },
-  }, objStart);
+    objStart,
+  );
   r = unpickle(bytes, { source: file }, scan.end);
-  if (!Array.isArray(r.value)) throw new PthError(file, "legacy checkpoint has no storage key list");
+  if (!Array.isArray(r.value))
+    throw new PthError(file, "legacy checkpoint has no storage key list");
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const data = new Map<string, Uint8Array>();
   let pos = r.end;
@@ -295,7 +345,8 @@ function loadLegacy(bytes: Uint8Array, file: string): PthObject {
     const key = String(k);
     const dtype = dtypes.get(key);
     if (dtype === undefined) throw new PthError(file, `storage ${key} is listed but never used`);
-    if (pos + 8 > bytes.byteLength) throw new PthError(file, `storage ${key} is missing (truncated file?)`);
+    if (pos + 8 > bytes.byteLength)
+      throw new PthError(file, `storage ${key} is missing (truncated file?)`);
     const n = Number(dv.getBigUint64(pos, !bigEndian));
     const len = n * itemSize(dtype);
     pos += 8;
@@ -306,7 +357,8 @@ function loadLegacy(bytes: Uint8Array, file: string): PthObject {
   }
 
   const persistentLoad = (pid: unknown): Storage => {
-    if (!Array.isArray(pid) || pid[0] !== "storage") throw new PthError(file, `unsupported persistent id ${String(pid)}`);
+    if (!Array.isArray(pid) || pid[0] !== "storage")
+      throw new PthError(file, `unsupported persistent id ${String(pid)}`);
     const key = String(pid[2]);
     const dtype = storageDtype(file, pid[1]);
     const all = data.get(key);
@@ -316,11 +368,19 @@ function loadLegacy(bytes: Uint8Array, file: string): PthObject {
       // (view_key, offset, size): a storage that is a slice of a root storage (in elements).
       const isz = itemSize(dtype);
       const [vkey, voff, vsize] = view as [unknown, number, number];
-      return { key: String(vkey), dtype, bytes: () => all.subarray(voff * isz, (voff + vsize) * isz) };
+      return {
+        key: String(vkey),
+        dtype,
+        bytes: () => all.subarray(voff * isz, (voff + vsize) * isz),
+      };
     }
     return { key, dtype, bytes: () => all };
   };
-  return unpickle(bytes, { source: file, persistentLoad, functions: torchFunctions(file) }, objStart).value;
+  return unpickle(
+    bytes,
+    { source: file, persistentLoad, functions: torchFunctions(file) },
+    objStart,
+  ).value;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -367,14 +427,18 @@ export function extractStateDict(obj: PthObject, source = "checkpoint"): StateDi
   }
   if (found.length === 0) {
     const keys = [...obj.keys()].map(String).slice(0, 10).join(", ");
-    throw new PthError(source, `no state dict found (no tensors at the top level or under "state_dict"/"model"; top-level keys: ${keys})`);
+    throw new PthError(
+      source,
+      `no state dict found (no tensors at the top level or under "state_dict"/"model"; top-level keys: ${keys})`,
+    );
   }
   const prefix = "module.";
   const strip = found.every(([k]) => k.startsWith(prefix));
   const tensors = new Map<string, TensorRecord>();
   for (const [k, v] of found) {
     const name = strip ? k.slice(prefix.length) : k;
-    if (tensors.has(name)) throw new PthError(source, `tensor name ${JSON.stringify(name)} occurs twice`);
+    if (tensors.has(name))
+      throw new PthError(source, `tensor name ${JSON.stringify(name)} occurs twice`);
     tensors.set(name, v);
   }
   return { tensors, others, location, strippedPrefix: strip ? prefix : "" };
@@ -399,7 +463,8 @@ function describe(x: unknown): string {
  * string keys become objects, bigints strings, tensors a short description, bytes lengths.
  */
 export function pyToJSON(x: unknown): unknown {
-  if (x === null || typeof x === "string" || typeof x === "number" || typeof x === "boolean") return x;
+  if (x === null || typeof x === "string" || typeof x === "number" || typeof x === "boolean")
+    return x;
   if (typeof x === "bigint") return x.toString();
   if (x instanceof PthTensor) return { tensor: x.dtype, shape: x.shape };
   if (x instanceof Uint8Array) return { bytes: x.byteLength };

@@ -74,7 +74,8 @@ export function shapeProblem(shape: unknown): string | null {
  */
 export function validateRecord(rec: TensorRecord, what = "tensor"): void {
   if (rec === null || typeof rec !== "object") throw new TypeError(`${what}: not a TensorRecord`);
-  if (!isDType(rec.dtype)) throw new TypeError(`${what}: unknown dtype ${JSON.stringify(rec.dtype)}`);
+  if (!isDType(rec.dtype))
+    throw new TypeError(`${what}: unknown dtype ${JSON.stringify(rec.dtype)}`);
   const bad = shapeProblem(rec.shape);
   if (bad !== null) throw new TypeError(`${what}: ${bad}`);
   if (!(rec.data instanceof Uint8Array)) throw new TypeError(`${what}: data must be a Uint8Array`);

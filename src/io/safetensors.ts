@@ -12,7 +12,14 @@
  */
 import * as fs from "node:fs";
 import { writeFileAtomicWith, writeFileAtomicWithSync } from "./atomic.js";
-import { type DType, type TensorRecord, isDType, itemSize, numel, shapeProblem, validateRecord } from "./record.js";
+import {
+  type DType,
+  type TensorRecord,
+  itemSize,
+  numel,
+  shapeProblem,
+  validateRecord,
+} from "./record.js";
 
 /** Same limit as the reference implementation; a larger header is treated as corrupt. */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -29,7 +36,9 @@ const TO_ST: Record<DType, string> = {
   u8: "U8",
   bool: "BOOL",
 };
-const FROM_ST: Record<string, DType> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
+const FROM_ST: Record<string, DType> = Object.fromEntries(
+  Object.entries(TO_ST).map(([k, v]) => [v, k as DType]),
+);
 
 /**
  * Position of each dtype in the reference implementation's Dtype enum (which derives Ord);
@@ -89,15 +98,27 @@ export type TensorMap = Map<string, TensorRecord> | Record<string, TensorRecord>
  */
 export function headerLength(prefix: Uint8Array, fileSize: number, source: string): number {
   if (fileSize < 8 || prefix.byteLength < 8) {
-    throw new SafetensorsError(source, undefined, `file is ${fileSize} bytes, too small to be safetensors`);
+    throw new SafetensorsError(
+      source,
+      undefined,
+      `file is ${fileSize} bytes, too small to be safetensors`,
+    );
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_SIZE)) {
-    throw new SafetensorsError(source, undefined, `header length ${n} exceeds the ${MAX_HEADER_SIZE}-byte limit (not a safetensors file?)`);
+    throw new SafetensorsError(
+      source,
+      undefined,
+      `header length ${n} exceeds the ${MAX_HEADER_SIZE}-byte limit (not a safetensors file?)`,
+    );
   }
   const len = Number(n);
   if (8 + len > fileSize) {
-    throw new SafetensorsError(source, undefined, `header length ${len} runs past the end of the ${fileSize}-byte file (truncated?)`);
+    throw new SafetensorsError(
+      source,
+      undefined,
+      `header length ${len} runs past the end of the ${fileSize}-byte file (truncated?)`,
+    );
   }
   return len;
 }
@@ -106,19 +127,32 @@ export function headerLength(prefix: Uint8Array, fileSize: number, source: strin
  * Parse and validate the JSON header. `dataLength` is the size of the data buffer
  * (file size − 8 − N); every byte of it must belong to exactly one tensor.
  */
-export function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string): SafetensorsHeader {
+export function parseHeader(
+  headerBytes: Uint8Array,
+  dataLength: number,
+  source: string,
+): SafetensorsHeader {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
   } catch {
     throw new SafetensorsError(source, undefined, "header is not valid UTF-8");
   }
-  if (!text.startsWith("{")) throw new SafetensorsError(source, undefined, "header does not start with '{' (not a safetensors file?)");
+  if (!text.startsWith("{"))
+    throw new SafetensorsError(
+      source,
+      undefined,
+      "header does not start with '{' (not a safetensors file?)",
+    );
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new SafetensorsError(source, undefined, `header is not valid JSON: ${(e as Error).message}`);
+    throw new SafetensorsError(
+      source,
+      undefined,
+      `header is not valid JSON: ${(e as Error).message}`,
+    );
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new SafetensorsError(source, undefined, "header is not a JSON object");
@@ -132,7 +166,12 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, source:
         throw new SafetensorsError(source, undefined, "__metadata__ must be an object of strings");
       }
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
-        if (typeof v !== "string") throw new SafetensorsError(source, undefined, `__metadata__[${JSON.stringify(k)}] is not a string`);
+        if (typeof v !== "string")
+          throw new SafetensorsError(
+            source,
+            undefined,
+            `__metadata__[${JSON.stringify(k)}] is not a string`,
+          );
         metadata[k] = v;
       }
       continue;
@@ -145,8 +184,15 @@ export function parseHeader(headerBytes: Uint8Array, dataLength: number, source:
   let cursor = 0;
   for (const [name, e] of list) {
     if (e.begin !== cursor) {
-      const why = e.begin < cursor ? "overlaps the previous tensor" : "leaves a gap after the previous tensor";
-      throw new SafetensorsError(source, name, `data_offsets [${e.begin}, ${e.end}] ${why} (expected begin ${cursor})`);
+      const why =
+        e.begin < cursor
+          ? "overlaps the previous tensor"
+          : "leaves a gap after the previous tensor";
+      throw new SafetensorsError(
+        source,
+        name,
+        `data_offsets [${e.begin}, ${e.end}] ${why} (expected begin ${cursor})`,
+      );
     }
     cursor = e.end;
   }
@@ -166,23 +212,32 @@ function parseEntry(name: string, info: unknown, source: string): SafetensorsEnt
   const fail = (msg: string): never => {
     throw new SafetensorsError(source, name, msg);
   };
-  if (info === null || typeof info !== "object" || Array.isArray(info)) fail("header entry is not an object");
+  if (info === null || typeof info !== "object" || Array.isArray(info))
+    fail("header entry is not an object");
   const { dtype: stDtype, shape, data_offsets: offs } = info as Record<string, unknown>;
   if (typeof stDtype !== "string") fail("missing dtype");
   const dtype = FROM_ST[stDtype as string];
   if (dtype === undefined) {
-    fail(`dtype ${JSON.stringify(stDtype)} is not supported (supported: ${Object.keys(FROM_ST).join(", ")})`);
+    fail(
+      `dtype ${JSON.stringify(stDtype)} is not supported (supported: ${Object.keys(FROM_ST).join(", ")})`,
+    );
   }
   const bad = shapeProblem(shape);
   if (bad !== null) fail(bad);
-  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+  if (
+    !Array.isArray(offs) ||
+    offs.length !== 2 ||
+    !offs.every((o) => Number.isSafeInteger(o) && o >= 0)
+  ) {
     fail(`data_offsets must be two non-negative integers, got ${JSON.stringify(offs)}`);
   }
   const [begin, end] = offs as [number, number];
   if (end < begin) fail(`data_offsets [${begin}, ${end}] end before they begin`);
   const want = numel(shape as number[]) * itemSize(dtype);
   if (end - begin !== want) {
-    fail(`${stDtype}${JSON.stringify(shape)} needs ${want} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`);
+    fail(
+      `${stDtype}${JSON.stringify(shape)} needs ${want} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+    );
   }
   return { dtype, shape: shape as number[], begin, end };
 }
@@ -197,7 +252,10 @@ export interface SafetensorsContents {
  * Read a whole safetensors file (path) or buffer. Records read from a buffer are views
  * into it (no copy); records read from a file own their bytes. Tensors come in file order.
  */
-export function readSafetensors(source: string | Uint8Array, name = "<buffer>"): SafetensorsContents {
+export function readSafetensors(
+  source: string | Uint8Array,
+  name = "<buffer>",
+): SafetensorsContents {
   if (typeof source === "string") {
     using f = openSafetensors(source);
     const tensors = new Map<string, TensorRecord>();
@@ -292,7 +350,12 @@ function readExactly(fd: number, position: number, length: number, path: string)
   let off = 0;
   while (off < length) {
     const n = fs.readSync(fd, buf, off, length - off, position + off);
-    if (n === 0) throw new SafetensorsError(path, undefined, `unexpected end of file at byte ${position + off}`);
+    if (n === 0)
+      throw new SafetensorsError(
+        path,
+        undefined,
+        `unexpected end of file at byte ${position + off}`,
+      );
     off += n;
   }
   return buf;
@@ -315,11 +378,16 @@ function utf8Compare(a: string, b: string): number {
 function plan(tensors: TensorMap, metadata: Metadata | undefined, source: string): Plan {
   const order = (tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors)).slice();
   for (const [name, rec] of order) {
-    if (name === "__metadata__") throw new SafetensorsError(source, name, "this name is reserved for metadata");
+    if (name === "__metadata__")
+      throw new SafetensorsError(source, name, "this name is reserved for metadata");
     try {
       validateRecord(rec, `tensor ${JSON.stringify(name)}`);
     } catch (e) {
-      throw new SafetensorsError(source, name, (e as Error).message.replace(/^tensor "[^"]*": /, ""));
+      throw new SafetensorsError(
+        source,
+        name,
+        (e as Error).message.replace(/^tensor "[^"]*": /, ""),
+      );
     }
   }
   order.sort((a, b) => DTYPE_RANK[b[1].dtype] - DTYPE_RANK[a[1].dtype] || utf8Compare(a[0], b[0]));
@@ -328,9 +396,16 @@ function plan(tensors: TensorMap, metadata: Metadata | undefined, source: string
   if (metadata !== undefined) {
     const keys = Object.keys(metadata).sort(utf8Compare);
     for (const k of keys) {
-      if (typeof metadata[k] !== "string") throw new SafetensorsError(source, undefined, `metadata ${JSON.stringify(k)} is not a string`);
+      if (typeof metadata[k] !== "string")
+        throw new SafetensorsError(
+          source,
+          undefined,
+          `metadata ${JSON.stringify(k)} is not a string`,
+        );
     }
-    parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(",")}}`);
+    parts.push(
+      `"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(",")}}`,
+    );
   }
   let offset = 0;
   for (const [name, rec] of order) {
@@ -364,7 +439,11 @@ export function saveSafetensorsSync(path: string, tensors: TensorMap, metadata?:
 }
 
 /** Async twin of saveSafetensorsSync. */
-export async function saveSafetensors(path: string, tensors: TensorMap, metadata?: Metadata): Promise<void> {
+export async function saveSafetensors(
+  path: string,
+  tensors: TensorMap,
+  metadata?: Metadata,
+): Promise<void> {
   const p = plan(tensors, metadata, path);
   await writeFileAtomicWith(path, async (write) => {
     await write(p.header);

@@ -24,7 +24,9 @@ export function bufferSource(buf: Uint8Array, name = "<buffer>"): ByteSource {
     size: buf.byteLength,
     read(position, length) {
       if (position < 0 || position + length > buf.byteLength) {
-        throw new Error(`${name}: read of ${length} bytes at ${position} is past the end (${buf.byteLength} bytes)`);
+        throw new Error(
+          `${name}: read of ${length} bytes at ${position} is past the end (${buf.byteLength} bytes)`,
+        );
       }
       return buf.subarray(position, position + length);
     },
@@ -123,7 +125,8 @@ export class ZipReader {
       const loc = view(src.read(locAbs, 20));
       if (loc.getUint32(0, true) !== SIG_ZIP64_LOCATOR) fail("ZIP64 locator missing");
       const z = view(src.read(u64(loc, 8), 56));
-      if (z.getUint32(0, true) !== SIG_ZIP64_EOCD) fail("bad ZIP64 end-of-central-directory record");
+      if (z.getUint32(0, true) !== SIG_ZIP64_EOCD)
+        fail("bad ZIP64 end-of-central-directory record");
       count = u64(z, 32);
       cdSize = u64(z, 40);
       cdOffset = u64(z, 48);
@@ -133,7 +136,8 @@ export class ZipReader {
     const dv = view(cd);
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.byteLength || dv.getUint32(p, true) !== SIG_CENTRAL) fail(`corrupt central directory entry ${i}`);
+      if (p + 46 > cd.byteLength || dv.getUint32(p, true) !== SIG_CENTRAL)
+        fail(`corrupt central directory entry ${i}`);
       const method = dv.getUint16(p + 10, true);
       const crc32 = dv.getUint32(p + 16, true);
       let compressedSize = dv.getUint32(p + 20, true);
@@ -151,8 +155,14 @@ export class ZipReader {
         const len = dv.getUint16(e + 2, true);
         if (id === 1) {
           let q = e + 4;
-          if (size === 0xffffffff) (size = u64(dv, q)), (q += 8);
-          if (compressedSize === 0xffffffff) (compressedSize = u64(dv, q)), (q += 8);
+          if (size === 0xffffffff) {
+            size = u64(dv, q);
+            q += 8;
+          }
+          if (compressedSize === 0xffffffff) {
+            compressedSize = u64(dv, q);
+            q += 8;
+          }
           if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(dv, q);
         }
         e += 4 + len;
@@ -183,9 +193,11 @@ export class ZipReader {
   /** The uncompressed bytes of an entry, CRC-checked. */
   read(name: string): Uint8Array {
     const ent = this.entries.get(name);
-    if (ent === undefined) throw new ZipError(this.src.name, `archive has no entry ${JSON.stringify(name)}`);
+    if (ent === undefined)
+      throw new ZipError(this.src.name, `archive has no entry ${JSON.stringify(name)}`);
     const lh = view(this.src.read(ent.localHeaderOffset, 30));
-    if (lh.getUint32(0, true) !== SIG_LOCAL) throw new ZipError(this.src.name, `bad local header for ${name}`);
+    if (lh.getUint32(0, true) !== SIG_LOCAL)
+      throw new ZipError(this.src.name, `bad local header for ${name}`);
     const start = ent.localHeaderOffset + 30 + lh.getUint16(26, true) + lh.getUint16(28, true);
     if (start + ent.compressedSize > this.src.size) {
       throw new ZipError(this.src.name, `entry ${name} runs past the end of the file (truncated?)`);
@@ -194,11 +206,19 @@ export class ZipReader {
     let data: Uint8Array;
     if (ent.method === 0) data = raw;
     else if (ent.method === 8) data = zlib.inflateRawSync(raw);
-    else throw new ZipError(this.src.name, `entry ${name} uses unsupported compression method ${ent.method}`);
+    else
+      throw new ZipError(
+        this.src.name,
+        `entry ${name} uses unsupported compression method ${ent.method}`,
+      );
     if (data.byteLength !== ent.size) {
-      throw new ZipError(this.src.name, `entry ${name} is ${data.byteLength} bytes, directory says ${ent.size}`);
+      throw new ZipError(
+        this.src.name,
+        `entry ${name} is ${data.byteLength} bytes, directory says ${ent.size}`,
+      );
     }
-    if (crc32(data) !== ent.crc32) throw new ZipError(this.src.name, `entry ${name} fails its CRC-32 check (corrupt file)`);
+    if (crc32(data) !== ent.crc32)
+      throw new ZipError(this.src.name, `entry ${name} fails its CRC-32 check (corrupt file)`);
     return data;
   }
 

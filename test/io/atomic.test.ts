@@ -69,7 +69,10 @@ test("async writer failing midway leaves the old file intact", async () => {
 
 test("a missing directory gives an error naming the path", () => {
   const f = path.join(tmpDir(), "no", "such", "dir", "x.bin");
-  assert.throws(() => writeFileAtomicSync(f, enc("x")), (e: unknown) => e instanceof AtomicWriteError && e.code === "ENOENT" && e.message.includes(f));
+  assert.throws(
+    () => writeFileAtomicSync(f, enc("x")),
+    (e: unknown) => e instanceof AtomicWriteError && e.code === "ENOENT" && e.message.includes(f),
+  );
 });
 
 test("replacing keeps the existing file's permissions", () => {

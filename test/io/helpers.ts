@@ -4,7 +4,10 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** test/fixtures/io, found from the compiled file's location (dist/test/io/). */
-export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../test/fixtures/io");
+export const FIXTURES = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../../test/fixtures/io",
+);
 
 export function fixture(name: string): string {
   return path.join(FIXTURES, name);
@@ -22,7 +25,10 @@ export interface ExpectedFile {
 }
 
 export function expected(name: string): ExpectedFile {
-  const all = JSON.parse(fs.readFileSync(fixture("expected.json"), "utf8")) as Record<string, ExpectedFile>;
+  const all = JSON.parse(fs.readFileSync(fixture("expected.json"), "utf8")) as Record<
+    string,
+    ExpectedFile
+  >;
   const e = all[name];
   if (e === undefined) throw new Error(`no expectations for ${name}`);
   return e;

@@ -52,7 +52,18 @@ test("checkpoint_wrapped.pth: finds state_dict, strips module., reports the rest
   assert.equal(sd.location, "state_dict");
   assert.equal(sd.strippedPrefix, "module.");
   assertTensors(sd.tensors, "checkpoint_wrapped.pth");
-  assert.deepEqual([...sd.tensors.keys()], ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked"]);
+  assert.deepEqual(
+    [...sd.tensors.keys()],
+    [
+      "0.weight",
+      "0.bias",
+      "1.weight",
+      "1.bias",
+      "1.running_mean",
+      "1.running_var",
+      "1.num_batches_tracked",
+    ],
+  );
   assert.deepEqual(pyToJSON(sd.others), expected("checkpoint_wrapped.pth").others);
   assert.equal(sd.others.get("epoch"), 3);
   assert.equal(sd.others.get("best_acc1"), 71.2);
@@ -65,21 +76,47 @@ test("loads from a buffer as well as a path", () => {
 
 test("module. is stripped only when every name has it", () => {
   const t = new PthTensor("u8", [1], new Uint8Array(1));
-  const sd = extractStateDict(new Map<unknown, unknown>([["module.a", t], ["b", t], ["epoch", 1]]));
+  const sd = extractStateDict(
+    new Map<unknown, unknown>([
+      ["module.a", t],
+      ["b", t],
+      ["epoch", 1],
+    ]),
+  );
   assert.deepEqual([...sd.tensors.keys()], ["module.a", "b"]);
   assert.deepEqual([...sd.others.keys()], ["epoch"]);
-  const m = extractStateDict(new Map<unknown, unknown>([["model", new Map([["module.x", t]])], ["arch", "wrn"]]));
-  assert.deepEqual([m.location, [...m.tensors.keys()], [...m.others.keys()]], ["model", ["x"], ["arch"]]);
-  assert.throws(() => extractStateDict(new Map([["epoch", 3]]), "e.pth"), /e\.pth: no state dict found .*top-level keys: epoch/);
-  assert.throws(() => extractStateDict([1, 2], "l.pth"), /l\.pth: expected a dict at the top level, found a list/);
+  const m = extractStateDict(
+    new Map<unknown, unknown>([
+      ["model", new Map([["module.x", t]])],
+      ["arch", "wrn"],
+    ]),
+  );
+  assert.deepEqual(
+    [m.location, [...m.tensors.keys()], [...m.others.keys()]],
+    ["model", ["x"], ["arch"]],
+  );
+  assert.throws(
+    () => extractStateDict(new Map([["epoch", 3]]), "e.pth"),
+    /e\.pth: no state dict found .*top-level keys: epoch/,
+  );
+  assert.throws(
+    () => extractStateDict([1, 2], "l.pth"),
+    /l\.pth: expected a dict at the top level, found a list/,
+  );
 });
 
 test("files that are not checkpoints give clear errors", () => {
   const dir = tmpDir();
   const txt = path.join(dir, "notes.pth");
   fs.writeFileSync(txt, "hello, I am text\n");
-  assert.throws(() => loadPth(txt), (e: unknown) => e instanceof PthError && /notes\.pth: not a PyTorch checkpoint/.test(e.message));
-  assert.throws(() => loadPth(fixture("not_torch.zip")), /not_torch\.zip: zip archive has no <name>\/data\.pkl/);
+  assert.throws(
+    () => loadPth(txt),
+    (e: unknown) => e instanceof PthError && /notes\.pth: not a PyTorch checkpoint/.test(e.message),
+  );
+  assert.throws(
+    () => loadPth(fixture("not_torch.zip")),
+    /not_torch\.zip: zip archive has no <name>\/data\.pkl/,
+  );
   assert.throws(() => loadPth(path.join(dir, "absent.pth")), /absent\.pth: cannot open/);
   // A pickle, but not one torch.save wrote.
   const pkl = path.join(dir, "plain.pkl");
@@ -90,7 +127,10 @@ test("files that are not checkpoints give clear errors", () => {
 
 test("truncated and corrupted archives are detected", () => {
   const bytes = fs.readFileSync(fixture("state_plain.pth"));
-  assert.throws(() => loadPth(bytes.subarray(0, bytes.length - 100), "cut.pth"), /cut\.pth: corrupt zip container/);
+  assert.throws(
+    () => loadPth(bytes.subarray(0, bytes.length - 100), "cut.pth"),
+    /cut\.pth: corrupt zip container/,
+  );
   // Flip the first payload byte of storage 0: its local header name is followed by the
   // extra field (torch pads it for 64-byte alignment), whose length sits just before the name.
   const bad = Buffer.from(bytes);
@@ -100,7 +140,10 @@ test("truncated and corrupted archives are detected", () => {
   bad[dataStart] ^= 0xff;
   assert.throws(() => loadPth(bad, "flipped.pth"), /CRC-32/);
   const legacy = fs.readFileSync(fixture("legacy.pth"));
-  assert.throws(() => loadPth(legacy.subarray(0, legacy.length - 5), "old.pth"), /old\.pth: storage \S+ is (truncated|missing)/);
+  assert.throws(
+    () => loadPth(legacy.subarray(0, legacy.length - 5), "old.pth"),
+    /old\.pth: storage \S+ is (truncated|missing)/,
+  );
 });
 
 test("unknown globals stay inert: nothing is executed", () => {
@@ -111,7 +154,10 @@ test("unknown globals stay inert: nothing is executed", () => {
   assert.ok(value.cls instanceof PyGlobal);
   assert.equal(value.cls.qualname, "os.system");
   assert.deepEqual(value.args, ["echo pwned"]);
-  assert.throws(() => unpickle(Buffer.from("8002", "hex"), { source: "t.pkl" }), (e: unknown) => e instanceof PickleError && /t\.pkl: .*truncated/.test(e.message));
+  assert.throws(
+    () => unpickle(Buffer.from("8002", "hex"), { source: "t.pkl" }),
+    (e: unknown) => e instanceof PickleError && /t\.pkl: .*truncated/.test(e.message),
+  );
 });
 
 test("pickle basics (as written by Python): int widths, floats, str, bytes, containers, memo", () => {
@@ -120,27 +166,46 @@ test("pickle basics (as written by Python): int widths, floats, str, bytes, cont
   const x300 = "78".repeat(300);
   const p4 =
     "80049588010000000000005d94284b014afeffffff4d2c014a701101008a09000000000000000040473ff80000000000008c02c3a994430200ff944e88" +
-    "4b014b0286947d948c0161944b01738f94284b03908a090000000000000000c0582c010000" + x300 + "946803652e";
+    "4b014b0286947d948c0161944b01738f94284b03908a090000000000000000c0582c010000" +
+    x300 +
+    "946803652e";
   const p2 =
     "80025d7100284b014afeffffff4d2c014a701101008a09000000000000000040473ff80000000000005802000000c3a97101635f636f646563730a656e63" +
     "6f64650a7102580300000000c3bf710358060000006c6174696e3171048671055271064e884b014b028671077d710858010000006171094b0173635f5f" +
-    "6275696c74696e5f5f0a7365740a710a5d710b4b036185710c52710d8a090000000000000000c0582c010000" + x300 + "710e6807652e";
+    "6275696c74696e5f5f0a7365740a710a5d710b4b036185710c52710d8a090000000000000000c0582c010000" +
+    x300 +
+    "710e6807652e";
   for (const h of [p4, p2]) {
     const { value } = unpickle(Buffer.from(h, "hex"));
     const v = value as unknown[];
     assert.deepEqual(v.slice(0, 7), [1, -2, 300, 70000, 2n ** 70n, 1.5, "é"]);
     assert.deepEqual([...(v[7] as Uint8Array)], [0, 255]);
-    assert.deepEqual(v.slice(8), [null, true, [1, 2], new Map([["a", 1]]), new Set([3]), -(2n ** 70n), "x".repeat(300), [1, 2]]);
+    assert.deepEqual(v.slice(8), [
+      null,
+      true,
+      [1, 2],
+      new Map([["a", 1]]),
+      new Set([3]),
+      -(2n ** 70n),
+      "x".repeat(300),
+      [1, 2],
+    ]);
     assert.equal(v[15], v[10], "memo returns the same object");
   }
 });
 
 test("materializeView: strided copies and bounds checks", () => {
   const storage = Uint8Array.from({ length: 12 }, (_, i) => i); // 12 u8 elements
-  assert.deepEqual([...materializeView(storage, 1, 0, [3, 4], [1, 3])], [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]); // transpose of 4x3
+  assert.deepEqual(
+    [...materializeView(storage, 1, 0, [3, 4], [1, 3])],
+    [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11],
+  ); // transpose of 4x3
   assert.deepEqual([...materializeView(storage, 1, 5, [2], [2])], [5, 7]);
   assert.deepEqual([...materializeView(storage, 1, 2, [2, 2], [0, 1])], [2, 3, 2, 3]); // expanded
   assert.deepEqual([...materializeView(storage, 2, 1, [], [])], [2, 3]); // scalar of 2-byte items at element 1
   assert.equal(materializeView(storage, 4, 0, [0, 3], [3, 1]).byteLength, 0);
-  assert.throws(() => materializeView(storage, 1, 10, [3], [1], "w"), /w: view reaches element 12 of a storage with only 12 elements/);
+  assert.throws(
+    () => materializeView(storage, 1, 10, [3], [1], "w"),
+    /w: view reaches element 12 of a storage with only 12 elements/,
+  );
 });

@@ -69,7 +69,11 @@ test("round trip of every dtype incl. scalars and empty tensors (buffer, sync fi
     const r = readSafetensors(path.join(dir, f));
     assertSame(r.tensors, t);
     assert.deepEqual(r.metadata, meta);
-    assert.equal(hex(fs.readFileSync(path.join(dir, f))), hex(buf), "files equal the in-memory encoding");
+    assert.equal(
+      hex(fs.readFileSync(path.join(dir, f))),
+      hex(buf),
+      "files equal the in-memory encoding",
+    );
   }
 });
 
@@ -80,7 +84,10 @@ test("layout is deterministic and every tensor is naturally aligned", () => {
   assert.equal(hex(encodeSafetensors(shuffled)), hex(a));
   const n = Number(a.readBigUInt64LE(0));
   assert.equal(n % 8, 0, "header padded to 8 bytes");
-  const header = JSON.parse(a.subarray(8, 8 + n).toString()) as Record<string, { dtype: string; data_offsets: number[] }>;
+  const header = JSON.parse(a.subarray(8, 8 + n).toString()) as Record<
+    string,
+    { dtype: string; data_offsets: number[] }
+  >;
   assert.equal(header["__metadata__"], undefined, "no metadata key when none is given");
   for (const [name, e] of Object.entries(header)) {
     const size = { F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2 }[e.dtype] ?? 1;
@@ -88,7 +95,10 @@ test("layout is deterministic and every tensor is naturally aligned", () => {
   }
   // Reference order: dtype rank descending (I64 before F64, BF16 before F16, U8 before BOOL), then name.
   const order = Object.values(header).map((e) => e.dtype);
-  assert.deepEqual([...new Set(order)], ["I64", "F64", "F32", "I32", "BF16", "F16", "I16", "I8", "U8", "BOOL"]);
+  assert.deepEqual(
+    [...new Set(order)],
+    ["I64", "F64", "F32", "I32", "BF16", "F16", "I16", "I8", "U8", "BOOL"],
+  );
 });
 
 test("lazy open reads the header first and single tensors on demand", () => {
@@ -115,13 +125,22 @@ for (const name of ["st_python.safetensors", "st_official.safetensors"]) {
       const g = got.tensors.get(k)!;
       assert.deepEqual({ dtype: g.dtype, shape: g.shape, hex: hex(g.data) }, w, k);
     }
-    assert.equal(hex(encodeSafetensors(got.tensors, got.metadata)), hex(fs.readFileSync(fixture(name))));
+    assert.equal(
+      hex(encodeSafetensors(got.tensors, got.metadata)),
+      hex(fs.readFileSync(fixture(name))),
+    );
   });
 }
 
 test("header validation: clear errors naming the file and tensor", () => {
   const bad = (bytes: Uint8Array, re: RegExp) =>
-    assert.throws(() => readSafetensors(bytes, "m.safetensors"), (e: unknown) => e instanceof SafetensorsError && re.test(e.message) && e.message.startsWith("m.safetensors: "));
+    assert.throws(
+      () => readSafetensors(bytes, "m.safetensors"),
+      (e: unknown) =>
+        e instanceof SafetensorsError &&
+        re.test(e.message) &&
+        e.message.startsWith("m.safetensors: "),
+    );
   const ok = { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } };
   assert.doesNotThrow(() => readSafetensors(rawFile(ok, 8)));
   bad(new Uint8Array(5), /too small/);
@@ -131,34 +150,65 @@ test("header validation: clear errors naming the file and tensor", () => {
   bad(rawFile("{nope", 0), /not valid JSON/);
   bad(rawFile(ok, 4), /tensors need 8 data bytes but the file only has 4/);
   bad(rawFile(ok, 12), /4 bytes not covered by any tensor/);
-  bad(rawFile({ w: { dtype: "C64", shape: [1], data_offsets: [0, 8] } }, 8), /tensor "w": dtype "C64" is not supported/);
-  bad(rawFile({ w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8), /tensor "w": F32\[3\] needs 12 bytes but data_offsets \[0, 8\] span 8/);
-  bad(rawFile({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 8] } }, 8), /tensor "w": shape \[-1\] has an invalid dimension/);
-  bad(rawFile({ w: { dtype: "F32", shape: [1], data_offsets: [4, 0] } }, 8), /tensor "w": data_offsets \[4, 0\] end before/);
   bad(
-    rawFile({ a: { dtype: "U8", shape: [4], data_offsets: [0, 4] }, b: { dtype: "U8", shape: [4], data_offsets: [2, 6] } }, 6),
+    rawFile({ w: { dtype: "C64", shape: [1], data_offsets: [0, 8] } }, 8),
+    /tensor "w": dtype "C64" is not supported/,
+  );
+  bad(
+    rawFile({ w: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8),
+    /tensor "w": F32\[3\] needs 12 bytes but data_offsets \[0, 8\] span 8/,
+  );
+  bad(
+    rawFile({ w: { dtype: "F32", shape: [-1], data_offsets: [0, 8] } }, 8),
+    /tensor "w": shape \[-1\] has an invalid dimension/,
+  );
+  bad(
+    rawFile({ w: { dtype: "F32", shape: [1], data_offsets: [4, 0] } }, 8),
+    /tensor "w": data_offsets \[4, 0\] end before/,
+  );
+  bad(
+    rawFile(
+      {
+        a: { dtype: "U8", shape: [4], data_offsets: [0, 4] },
+        b: { dtype: "U8", shape: [4], data_offsets: [2, 6] },
+      },
+      6,
+    ),
     /tensor "b": data_offsets \[2, 6\] overlaps the previous tensor/,
   );
   bad(
-    rawFile({ a: { dtype: "U8", shape: [2], data_offsets: [0, 2] }, b: { dtype: "U8", shape: [2], data_offsets: [4, 6] } }, 6),
+    rawFile(
+      {
+        a: { dtype: "U8", shape: [2], data_offsets: [0, 2] },
+        b: { dtype: "U8", shape: [2], data_offsets: [4, 6] },
+      },
+      6,
+    ),
     /tensor "b": data_offsets \[4, 6\] leaves a gap/,
   );
   bad(rawFile({ __metadata__: { epoch: 3 }, ...ok }, 8), /__metadata__\["epoch"\] is not a string/);
-  assert.throws(() => readSafetensors(path.join(tmpDir(), "missing.safetensors")), /missing\.safetensors: cannot open/);
+  assert.throws(
+    () => readSafetensors(path.join(tmpDir(), "missing.safetensors")),
+    /missing\.safetensors: cannot open/,
+  );
 });
 
 test("truncated files are rejected by the lazy reader too", () => {
   const f = path.join(tmpDir(), "trunc.safetensors");
   const full = encodeSafetensors(allDtypes());
   fs.writeFileSync(f, full.subarray(0, full.length - 3));
-  assert.throws(() => openSafetensors(f), /trunc\.safetensors: tensors need \d+ data bytes but the file only has/);
+  assert.throws(
+    () => openSafetensors(f),
+    /trunc\.safetensors: tensors need \d+ data bytes but the file only has/,
+  );
 });
 
 test("writer rejects malformed records, naming the tensor, and leaves the old file alone", () => {
   const f = path.join(tmpDir(), "w.safetensors");
   fs.writeFileSync(f, "previous");
   assert.throws(
-    () => saveSafetensorsSync(f, { "layer.w": { dtype: "f32", shape: [3], data: new Uint8Array(8) } }),
+    () =>
+      saveSafetensorsSync(f, { "layer.w": { dtype: "f32", shape: [3], data: new Uint8Array(8) } }),
     /w\.safetensors: tensor "layer\.w": f32\[3\] needs 12 bytes, data has 8/,
   );
   assert.throws(() => saveSafetensorsSync(f, { __metadata__: rec("u8", [1]) }), /reserved/);
