@@ -1,0 +1,214 @@
+// Module: the base of every layer and model. Parameters, buffers and children are registered
+// by name, so dotted names ("layer1.0.conv1.weight") equal PyTorch's state-dict keys and
+// checkpoints move between divco and PyTorch unchanged.
+import { Tensor } from "../tensor/tensor.js";
+import { noGrad } from "../tensor/autograd.js";
+import { isFloating, type DType, type MemoryFormatName } from "../tensor/dtype.js";
+import type { Device } from "../tensor/tensor.js";
+
+export interface LoadResult {
+  missing: string[];
+  unexpected: string[];
+}
+
+export class StateDictError extends Error {
+  constructor(
+    message: string,
+    readonly missing: string[],
+    readonly unexpected: string[],
+    readonly misShaped: { key: string; expected: number[]; got: number[] }[],
+  ) {
+    super(message);
+    this.name = "StateDictError";
+  }
+}
+
+export abstract class Module {
+  /** Training mode: batch norm uses batch statistics, dropout drops. */
+  training = true;
+  private readonly _params = new Map<string, Tensor | null>();
+  private readonly _buffers = new Map<string, Tensor | null>();
+  private readonly _children = new Map<string, Module>();
+
+  abstract forward(...inputs: Tensor[]): Tensor;
+
+  // ---- registration -----------------------------------------------------------------------
+
+  /** Registers a trainable parameter (kept alive, gradients on) and returns it. */
+  protected param(name: string, t: Tensor): Tensor;
+  protected param(name: string, t: Tensor | null): Tensor | null;
+  protected param(name: string, t: Tensor | null): Tensor | null {
+    this.checkName(name);
+    if (t) {
+      t.keep();
+      if (!t.requiresGrad) t.requiresGrad = true;
+    }
+    this._params.set(name, t);
+    return t;
+  }
+
+  /** Registers persistent state that is not trained (running statistics) and returns it. */
+  protected buffer(name: string, t: Tensor): Tensor;
+  protected buffer(name: string, t: Tensor | null): Tensor | null;
+  protected buffer(name: string, t: Tensor | null): Tensor | null {
+    this.checkName(name);
+    t?.keep();
+    this._buffers.set(name, t);
+    return t;
+  }
+
+  /** Registers a child module and returns it. */
+  protected module<M extends Module>(name: string, m: M): M {
+    this.checkName(name);
+    this._children.set(name, m);
+    return m;
+  }
+
+  private checkName(name: string): void {
+    if (name === "" || name.includes(".")) throw new Error(`${this.constructor.name}: invalid member name "${name}"`);
+    if (this._params.has(name) || this._buffers.has(name) || this._children.has(name)) {
+      throw new Error(`${this.constructor.name}: "${name}" is registered twice`);
+    }
+  }
+
+  // ---- traversal --------------------------------------------------------------------------
+
+  *namedChildren(): IterableIterator<[string, Module]> {
+    yield* this._children.entries();
+  }
+  *children(): IterableIterator<Module> {
+    yield* this._children.values();
+  }
+  /** Every module of the tree, depth first, with its dotted path ("" for this one). */
+  *namedModules(prefix = ""): IterableIterator<[string, Module]> {
+    yield [prefix, this];
+    for (const [n, m] of this._children) yield* m.namedModules(prefix ? `${prefix}.${n}` : n);
+  }
+  *namedParameters(prefix = ""): IterableIterator<[string, Tensor]> {
+    for (const [path, m] of this.namedModules(prefix)) {
+      for (const [n, p] of m._params) if (p) yield [path ? `${path}.${n}` : n, p];
+    }
+  }
+  parameters(): Tensor[] {
+    return Array.from(this.namedParameters(), ([, p]) => p);
+  }
+  *namedBuffers(prefix = ""): IterableIterator<[string, Tensor]> {
+    for (const [path, m] of this.namedModules(prefix)) {
+      for (const [n, b] of m._buffers) if (b) yield [path ? `${path}.${n}` : n, b];
+    }
+  }
+  buffers(): Tensor[] {
+    return Array.from(this.namedBuffers(), ([, b]) => b);
+  }
+  /** Calls fn on every module of the tree (children first, like PyTorch's apply). */
+  apply(fn: (m: Module) => void): this {
+    for (const c of this._children.values()) c.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  // ---- modes ------------------------------------------------------------------------------
+
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+
+  /**
+   * Parameters and buffers by dotted name, in registration order, as PyTorch's state_dict.
+   * The tensors are the module's own (not copies): read them, don't dispose them.
+   */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [path, m] of this.namedModules()) {
+      const at = (n: string) => (path ? `${path}.${n}` : n);
+      for (const [n, p] of m._params) if (p) out.set(at(n), p);
+      for (const [n, b] of m._buffers) if (b) out.set(at(n), b);
+    }
+    return out;
+  }
+
+  /**
+   * Copies values into this module's parameters and buffers. Everything is checked before
+   * anything is written, so a failed load leaves the module as it was. With `strict` (the
+   * default) missing and unexpected keys are errors; a shape mismatch always is.
+   */
+  loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const strict = opts.strict ?? true;
+    const given = state instanceof Map ? state : new Map(Object.entries(state));
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !given.has(k));
+    const unexpected = [...given.keys()].filter((k) => !own.has(k));
+    const misShaped: { key: string; expected: number[]; got: number[] }[] = [];
+    for (const [k, t] of own) {
+      const src = given.get(k);
+      if (!src) continue;
+      const a = t.shape;
+      const b = src.shape;
+      if (a.length !== b.length || a.some((d, i) => d !== b[i])) misShaped.push({ key: k, expected: a, got: b });
+    }
+    if (misShaped.length || (strict && (missing.length || unexpected.length))) {
+      const lines = [`loadStateDict: the state does not fit ${this.constructor.name}; nothing was loaded.`];
+      const list = (xs: string[]) => xs.slice(0, 20).join(", ") + (xs.length > 20 ? `, ... (${xs.length} in all)` : "");
+      if (missing.length) lines.push(`  missing keys (${missing.length}): ${list(missing)}`);
+      if (unexpected.length) lines.push(`  unexpected keys (${unexpected.length}): ${list(unexpected)}`);
+      for (const m of misShaped.slice(0, 20)) lines.push(`  ${m.key}: expected shape [${m.expected}], got [${m.got}]`);
+      if (missing.length || unexpected.length) lines.push("  (pass { strict: false } to load the keys that match)");
+      throw new StateDictError(lines.join("\n"), missing, unexpected, misShaped);
+    }
+    noGrad(() => {
+      for (const [k, t] of own) {
+        const src = given.get(k);
+        if (src) t.copy_(src);
+      }
+    });
+    return { missing, unexpected };
+  }
+
+  /**
+   * Moves parameters and buffers to a device and/or dtype and/or memory format, in place:
+   * the tensors keep their identity (optimisers holding them stay valid). Only floating
+   * tensors change dtype; channels-last applies to 4-D tensors.
+   */
+  to(target: { device?: Device; dtype?: DType; memoryFormat?: MemoryFormatName } | Device | DType): this {
+    const o = typeof target === "string" ? (target === "cpu" || target.startsWith("cuda") ? { device: target as Device } : { dtype: target as DType }) : target;
+    noGrad(() => {
+      for (const t of [...this.parameters(), ...this.buffers()]) {
+        const dtype = o.dtype && isFloating(t.dtype) ? o.dtype : undefined;
+        const fmt = o.memoryFormat && t.ndim === 4 ? o.memoryFormat : undefined;
+        if (!dtype && !o.device && !fmt) continue;
+        const moved = t.to({ device: o.device, dtype, memoryFormat: fmt });
+        t.setData(moved);
+        moved.dispose();
+        const g = t.grad;
+        if (g) {
+          t.grad = null;
+          g.dispose();
+        }
+      }
+    });
+    return this;
+  }
+
+  /** Total number of parameter elements (trainable ones only with `trainableOnly`). */
+  numParameters(trainableOnly = true): number {
+    let n = 0;
+    for (const p of this.parameters()) if (!trainableOnly || p.requiresGrad) n += p.numel;
+    return n;
+  }
+
+  /** Frees every parameter and buffer of the tree. The module is unusable afterwards. */
+  dispose(): void {
+    for (const t of [...this.parameters(), ...this.buffers()]) t.dispose();
+  }
+}

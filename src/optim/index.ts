@@ -1,0 +1,5 @@
+// Optimisers: SGD (Nesterov), AdamW, RMSprop — parameter groups and resumable state.
+export { Optimizer, type OptimizerState, type ParamGroup, type ParamsInput } from "./optimizer.js";
+export { SGD, type SGDOptions } from "./sgd.js";
+export { AdamW, type AdamWOptions } from "./adamw.js";
+export { RMSprop, type RMSpropOptions } from "./rmsprop.js";
