@@ -1,0 +1,309 @@
+/**
+ * Multi-view data loader (REFERENCE §3.1): each batch holds S independently
+ * augmented views of the same N images (S = 1 for evaluation), normalised
+ * float32 NCHW, plus labels and — when mixup is on — the single λ and
+ * permutation that all views share.
+ *
+ * Determinism: the epoch order comes from (seed, epoch), every view from
+ * (seed, epoch, dataset index, view), mixup from (seed, epoch, batch index);
+ * so any number of workers (0 = main thread) yields identical bytes, and
+ * iteration can resume mid-epoch from {epoch, batchIndex}.
+ *
+ * Prefetch: worker threads write batches straight into SharedArrayBuffer
+ * slots; the main thread only passes slot numbers around. A yielded batch's
+ * arrays are views of its slot and stay valid until the iterator is advanced
+ * (call `copyBatch` to keep one). At most `prefetch` batches are in flight.
+ * Idle workers are unref'd, so a loader that is never closed does not keep
+ * the process alive; `close()` terminates them.
+ */
+import { Worker } from "node:worker_threads";
+import { Rng } from "./prng.js";
+import type { ImageDataset } from "./dataset.js";
+import { MemoryDataset } from "./dataset.js";
+import { DataError } from "./errors.js";
+import { Augmenter, type AugmentConfig } from "./transforms/pipeline.js";
+import type { MixupParams } from "./transforms/targets.js";
+import { BatchFiller, STREAM, type SlotBuffers } from "./batch_fill.js";
+import type { WorkerInit, WorkerRequest, WorkerReply } from "./worker_protocol.js";
+
+export interface LoaderOptions {
+  dataset: ImageDataset;
+  augment: AugmentConfig;
+  batchSize: number;
+  /** Number of views S per image (members of the split network). Default 1. */
+  views?: number;
+  /** Shuffle each epoch (default true). */
+  shuffle?: boolean;
+  /** Drop the last incomplete batch (default = shuffle, like the reference's train loader). */
+  dropLast?: boolean;
+  seed: number;
+  /** Worker threads; 0 computes batches on the calling thread. Default 0. */
+  workers?: number;
+  /** Batches computed ahead (default 2 per worker, at least 2). */
+  prefetch?: number;
+  /** Mixup Beta(α, α); applied in place to every view with one shared λ/permutation. */
+  mixupAlpha?: number;
+}
+
+export interface Batch {
+  /** S arrays, each N·3·H·W normalised floats (NCHW). */
+  views: Float32Array[];
+  labels: Int32Array;
+  mixup?: MixupParams;
+  /** Batch index within its epoch. */
+  index: number;
+  epoch: number;
+  /** N, C, H, W of each view. */
+  shape: [number, number, number, number];
+}
+
+/** Where to continue: the next batch to produce. */
+export interface LoaderPosition {
+  epoch: number;
+  batchIndex: number;
+}
+
+interface Slot extends SlotBuffers {
+  id: number;
+}
+
+interface PendingTask {
+  resolve: (mix: MixupParams | undefined) => void;
+  reject: (e: Error) => void;
+}
+
+export class MultiViewLoader {
+  readonly dataset: ImageDataset;
+  readonly batchSize: number;
+  readonly views: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly seed: number;
+  readonly numWorkers: number;
+  readonly prefetch: number;
+  readonly imageSize: { height: number; width: number };
+  private readonly augment: AugmentConfig;
+  private readonly mixupAlpha: number;
+  private readonly filler: BatchFiller;
+  private readonly slots: Slot[];
+  private workers: Worker[] = [];
+  private workerLoad: number[] = [];
+  private readonly pending = new Map<number, PendingTask>();
+  private nextTaskId = 0;
+  private iterating = false;
+  private closed = false;
+
+  constructor(opts: LoaderOptions) {
+    const bad = (msg: string) => new DataError("argument", `loader: ${msg}`);
+    if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) throw bad(`batchSize must be a positive integer, got ${opts.batchSize}`);
+    this.views = opts.views ?? 1;
+    if (!(Number.isInteger(this.views) && this.views >= 1)) throw bad(`views must be a positive integer, got ${this.views}`);
+    if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) throw bad(`seed must be a non-negative integer, got ${opts.seed}`);
+    this.numWorkers = opts.workers ?? 0;
+    if (!(Number.isInteger(this.numWorkers) && this.numWorkers >= 0)) throw bad(`workers must be a non-negative integer`);
+    this.dataset = opts.dataset;
+    this.batchSize = opts.batchSize;
+    this.shuffle = opts.shuffle ?? true;
+    this.dropLast = opts.dropLast ?? this.shuffle;
+    this.seed = opts.seed;
+    this.mixupAlpha = opts.mixupAlpha ?? 0;
+    if (!(this.mixupAlpha >= 0)) throw bad(`mixupAlpha must be ≥ 0`);
+    this.prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * this.numWorkers));
+    this.augment = opts.augment;
+    const augmenter = new Augmenter(opts.augment);
+    const size = augmenter.outputSize;
+    if (size === null && !(this.dataset instanceof MemoryDataset)) {
+      throw bad(`crop "none" needs fixed-size images; give image-folder datasets a crop size`);
+    }
+    const ds = this.dataset as MemoryDataset;
+    this.imageSize = { height: size ?? ds.height, width: size ?? ds.width };
+    if (this.batchesPerEpoch() === 0) throw bad(`dataset ${this.dataset.name} has ${this.dataset.size} images, fewer than one batch of ${this.batchSize}`);
+    this.filler = new BatchFiller(this.dataset, augmenter, { seed: this.seed, views: this.views, mixupAlpha: this.mixupAlpha });
+    const floats = this.batchSize * 3 * this.imageSize.height * this.imageSize.width;
+    const nSlots = this.numWorkers === 0 ? 1 : this.prefetch + 1; // +1: the batch the consumer holds
+    this.slots = Array.from({ length: nSlots }, (_, id) => ({
+      id,
+      views: Array.from({ length: this.views }, () => new Float32Array(new SharedArrayBuffer(floats * 4))),
+      labels: new Int32Array(new SharedArrayBuffer(this.batchSize * 4)),
+    }));
+  }
+
+  batchesPerEpoch(): number {
+    const n = this.dataset.size;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** Dataset indices in epoch order: a permutation keyed by (seed, epoch), or 0..n−1. */
+  epochOrder(epoch: number): Int32Array {
+    const n = this.dataset.size;
+    if (!this.shuffle) return Int32Array.from({ length: n }, (_, i) => i);
+    return Rng.fromKeys(this.seed, STREAM.shuffle, epoch).permutation(n);
+  }
+
+  /**
+   * Iterates one epoch from `start.batchIndex` (default 0). Only one iteration
+   * may be active at a time; breaking out early is fine.
+   */
+  async *epoch(epoch: number, start: Partial<LoaderPosition> = {}): AsyncGenerator<Batch, void, undefined> {
+    if (this.closed) throw new DataError("argument", "loader is closed");
+    if (this.iterating) throw new DataError("argument", "loader: another epoch iteration is still active");
+    if (!(Number.isInteger(epoch) && epoch >= 0)) throw new DataError("argument", `epoch must be a non-negative integer, got ${epoch}`);
+    const first = start.batchIndex ?? 0;
+    const total = this.batchesPerEpoch();
+    if (!(Number.isInteger(first) && first >= 0 && first <= total)) {
+      throw new DataError("argument", `resume batchIndex ${first} outside 0..${total} for epoch ${epoch}`);
+    }
+    this.iterating = true;
+    const order = this.epochOrder(epoch);
+    const indicesOf = (b: number) => order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length));
+    try {
+      if (this.numWorkers === 0) {
+        const slot = this.slots[0];
+        for (let b = first; b < total; b++) {
+          const idx = indicesOf(b);
+          const mix = await this.filler.fill(epoch, b, idx, slot);
+          yield this.makeBatch(slot, idx.length, b, epoch, mix);
+        }
+        return;
+      }
+      this.startWorkers();
+      const free = [...this.slots];
+      const inflight: { b: number; slot: Slot; done: Promise<MixupParams | undefined> }[] = [];
+      let nextToSchedule = first;
+      const schedule = () => {
+        while (inflight.length < this.prefetch && free.length > 0 && nextToSchedule < total) {
+          const b = nextToSchedule++;
+          const slot = free.shift() as Slot;
+          const done = this.dispatch(epoch, b, indicesOf(b), slot);
+          done.catch(() => undefined); // rejections surface when awaited in order, not as unhandled ones
+          inflight.push({ b, slot, done });
+        }
+      };
+      let held: Slot | null = null;
+      try {
+        for (let b = first; b < total; b++) {
+          if (held) free.push(held); // the consumer asked for the next batch: its previous slot is free again
+          held = null;
+          schedule();
+          const task = inflight.shift();
+          if (!task || task.b !== b) throw new Error(`loader internal error: expected batch ${b}`);
+          const mix = await task.done;
+          held = task.slot;
+          schedule();
+          yield this.makeBatch(task.slot, Math.min(this.batchSize, order.length - b * this.batchSize), b, epoch, mix);
+        }
+      } finally {
+        // Early exit or error: let in-flight work land before the slots are reused.
+        await Promise.allSettled(inflight.map((t) => t.done));
+      }
+    } finally {
+      this.iterating = false;
+      this.updateRefs();
+    }
+  }
+
+  private makeBatch(slot: Slot, n: number, index: number, epoch: number, mixup?: MixupParams): Batch {
+    const { height: h, width: w } = this.imageSize;
+    const floats = n * 3 * h * w;
+    const batch: Batch = {
+      views: slot.views.map((v) => (n === this.batchSize ? v : v.subarray(0, floats))),
+      labels: n === this.batchSize ? slot.labels : slot.labels.subarray(0, n),
+      index,
+      epoch,
+      shape: [n, 3, h, w],
+    };
+    if (mixup) batch.mixup = mixup;
+    return batch;
+  }
+
+  private startWorkers(): void {
+    if (this.workers.length > 0) return;
+    const init: WorkerInit = {
+      source: this.dataset.source(),
+      augment: this.augment,
+      seed: this.seed,
+      views: this.views,
+      mixupAlpha: this.mixupAlpha,
+      slots: this.slots.map((s) => ({ views: s.views, labels: s.labels })),
+    };
+    for (let i = 0; i < this.numWorkers; i++) {
+      const worker = new Worker(new URL("./worker.js", import.meta.url), {
+        workerData: init,
+        // Flags such as --input-type are valid for the main script only and make a worker fail to start.
+        execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+      });
+      worker.on("message", (msg: WorkerReply) => this.onReply(i, msg));
+      worker.on("error", (err) => this.failAll(new Error(`data worker ${i} crashed: ${err.message}`)));
+      worker.on("exit", (code) => {
+        if (!this.closed && code !== 0) this.failAll(new Error(`data worker ${i} exited with code ${code}`));
+      });
+      this.workers.push(worker);
+      this.workerLoad.push(0);
+    }
+  }
+
+  private dispatch(epoch: number, batchIndex: number, indices: Int32Array, slot: Slot): Promise<MixupParams | undefined> {
+    const id = this.nextTaskId++;
+    let w = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.workerLoad[i] < this.workerLoad[w]) w = i;
+    this.workerLoad[w]++;
+    const req: WorkerRequest = { id, epoch, batchIndex, indices, slot: slot.id };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.updateRefs();
+      this.workers[w].postMessage(req);
+    });
+  }
+
+  private onReply(worker: number, msg: WorkerReply): void {
+    this.workerLoad[worker]--;
+    const task = this.pending.get(msg.id);
+    if (!task) return;
+    this.pending.delete(msg.id);
+    this.updateRefs();
+    if (msg.error) {
+      const e = msg.errorCode ? new DataError(msg.errorCode, msg.error) : new Error(msg.error);
+      task.reject(e);
+    } else task.resolve(msg.mixup ? { lambda: msg.mixup.lambda, perm: msg.mixup.perm } : undefined);
+  }
+
+  private failAll(err: Error): void {
+    for (const [id, t] of this.pending) {
+      this.pending.delete(id);
+      t.reject(err);
+    }
+    this.updateRefs();
+  }
+
+  /** Workers keep the process alive only while they have work. */
+  private updateRefs(): void {
+    const busy = this.pending.size > 0;
+    for (const w of this.workers) {
+      if (busy) w.ref();
+      else w.unref();
+    }
+  }
+
+  /** Terminates the workers. Safe to call more than once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const ws = this.workers;
+    this.workers = [];
+    this.failAll(new DataError("argument", "loader closed"));
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** A copy of `batch` that stays valid after the iterator advances. */
+export function copyBatch(batch: Batch): Batch {
+  return {
+    ...batch,
+    views: batch.views.map((v) => v.slice()),
+    labels: batch.labels.slice(),
+    mixup: batch.mixup ? { lambda: batch.mixup.lambda, perm: batch.mixup.perm.slice() } : undefined,
+  };
+}
