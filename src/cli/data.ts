@@ -1,0 +1,156 @@
+/**
+ * `divco data get|check|info`: fetch, validate and describe datasets.
+ * Exit codes: 0 ok, 1 data problem (missing / corrupt / checksum / network),
+ * 2 usage error (unknown subcommand, flag, dataset).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { CIFAR10, CIFAR100, checkCifar, type CifarSpec } from "../data/cifar.js";
+import { getCifar } from "../data/download.js";
+import { DataError } from "../data/errors.js";
+import { defaultDataRoot, candidateDirs } from "../data/paths.js";
+import { cifar10SampleDir, loadCifar10Sample } from "../data/sample.js";
+import { SVHN_FILES, SVHN_FOLDER, SVHN_SPLITS, SVHN_URL } from "../data/svhn.js";
+import { ImageFolderDataset } from "../data/imagefolder.js";
+
+const HELP = `divco data — datasets
+
+Usage:
+  divco data get <cifar10|cifar100> [--dir D] [--archive FILE]
+      Download the official binary archive, verify its published MD5 and
+      extract it into D (default: $DIVCO_DATA or ~/.cache/divco/data).
+      --archive FILE uses an already downloaded .tar.gz instead (offline).
+  divco data check <cifar10|cifar100|svhn|imagenet> [--dir D]
+      Validate local files: sizes, label ranges, class counts (imagenet:
+      D/train and D/val class folders). Works offline.
+  divco data info [--dir D]
+      Known datasets, where they are looked for, whether they are present,
+      and the embedded CIFAR-10 sample.
+
+Options:
+  --dir D     dataset directory or data root
+  -h, --help  this text
+`;
+
+type Out = { log: (s: string) => void; err: (s: string) => void };
+const stdio: Out = { log: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") };
+
+const CIFAR: Record<string, CifarSpec> = { cifar10: CIFAR10, cifar100: CIFAR100 };
+
+export async function runData(argv: string[], out: Out = stdio): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { dir: { type: "string" }, archive: { type: "string" }, help: { type: "boolean", short: "h" } },
+    });
+  } catch (e) {
+    out.err(`divco data: ${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [sub, name, ...extra] = positionals;
+  if (values.help || sub === undefined || sub === "help") {
+    out.log(HELP);
+    return sub === undefined && !values.help ? 2 : 0;
+  }
+  const usage = (msg: string) => {
+    out.err(`divco data: ${msg} (see divco data --help)`);
+    return 2;
+  };
+  if (extra.length > 0) return usage(`unexpected arguments: ${extra.join(" ")}`);
+  if (values.archive !== undefined && sub !== "get") return usage(`--archive only applies to "get"`);
+  try {
+    switch (sub) {
+      case "get": {
+        const spec = name ? CIFAR[name] : undefined;
+        if (!spec) return usage(name ? `cannot download "${name}" (downloadable: cifar10, cifar100; SVHN from ${SVHN_URL}, ImageNet by hand)` : "get needs a dataset name");
+        const r = await getCifar(spec, { dir: values.dir, archive: values.archive, log: out.log });
+        out.log(r.status === "present" ? `${spec.title} already present in ${r.dir}` : `${spec.title} ready in ${r.dir}`);
+        return 0;
+      }
+      case "check":
+        if (!name) return usage("check needs a dataset name");
+        return check(name, values.dir, out, usage);
+      case "info":
+        if (name) return usage(`unexpected argument: ${name}`);
+        info(values.dir, out);
+        return 0;
+      default:
+        return usage(`unknown subcommand "${sub}" (get, check, info)`);
+    }
+  } catch (e) {
+    if (e instanceof DataError) {
+      out.err(`divco data ${sub}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function check(name: string, dir: string | undefined, out: Out, usage: (m: string) => number): number {
+  const spec = CIFAR[name];
+  if (spec) {
+    const r = checkCifar(spec, dir);
+    if (!r.dir || r.files.every((f) => f.bytes === null)) {
+      out.err(`${spec.title}: not found; looked in ${candidateDirs(spec.folder, dir).join(" and ")}. Get it with \`divco data get ${name}${dir ? ` --dir ${dir}` : ""}\`.`);
+      return 1;
+    }
+    out.log(`${spec.title} in ${r.dir}`);
+    for (const f of r.files) {
+      const counts = f.classCounts ? ` (${f.classCounts.reduce((a, b) => a + b, 0)} images, ${f.classCounts.filter((c) => c > 0).length} classes)` : "";
+      out.log(`  ${f.ok ? "ok  " : "BAD "} ${path.basename(f.file)}: ${f.ok ? `${f.bytes} bytes${counts}` : f.problem}`);
+    }
+    return r.files.every((f) => f.ok) ? 0 : 1;
+  }
+  if (name === "svhn") {
+    const dirs = candidateDirs(SVHN_FOLDER, dir);
+    let ok = true;
+    for (const split of SVHN_SPLITS) {
+      const file = SVHN_FILES[split].file;
+      const found = dirs.map((d) => path.join(d, file)).find((p) => fs.existsSync(p));
+      out.log(`  ${found ? "ok  " : "MISSING"} ${file}${found ? `: ${fs.statSync(found).size} bytes` : ` (download ${SVHN_URL}${file})`}`);
+      ok &&= !!found;
+    }
+    out.log(`SVHN looked in ${dirs.join(" and ")}`);
+    return ok ? 0 : 1;
+  }
+  if (name === "imagenet") {
+    const root = dir ?? path.join(defaultDataRoot(), "imagenet");
+    let ok = true;
+    for (const split of ["train", "val"]) {
+      try {
+        const ds = ImageFolderDataset.open(root, split);
+        out.log(`  ok   ${split}: ${ds.size} images in ${ds.numClasses} classes`);
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        out.log(`  BAD  ${split}: ${e.message}`);
+        ok = false;
+      }
+    }
+    return ok ? 0 : 1;
+  }
+  return usage(`unknown dataset "${name}" (cifar10, cifar100, svhn, imagenet)`);
+}
+
+function info(dir: string | undefined, out: Out): void {
+  out.log(`data root: ${dir ? path.resolve(dir) : defaultDataRoot()}${dir ? "" : " ($DIVCO_DATA or ~/.cache/divco/data)"}`);
+  for (const spec of [CIFAR10, CIFAR100]) {
+    const r = checkCifar(spec, dir);
+    const ok = r.dir !== null && r.files.every((f) => f.ok);
+    out.log(`  ${spec.name.padEnd(9)} ${ok ? "present" : "absent "}  ${r.dir ?? candidateDirs(spec.folder, dir).join(" | ")}  (${spec.url}, md5 ${spec.md5})`);
+  }
+  const svhnDirs = candidateDirs(SVHN_FOLDER, dir);
+  const svhnPresent = SVHN_SPLITS.filter((s) => svhnDirs.some((d) => fs.existsSync(path.join(d, SVHN_FILES[s].file))));
+  out.log(`  svhn      ${svhnPresent.length ? `present: ${svhnPresent.join(", ")}` : "absent "}  ${svhnDirs.join(" | ")}  (${SVHN_URL})`);
+  out.log(`  imagenet  folder layout <root>/train/<class>/*.JPEG and <root>/val/<class>/*; pass --dir to commands that use it`);
+  try {
+    const s = cifar10SampleDir();
+    out.log(`  cifar10-sample (embedded) ${loadCifar10Sample("train").size} train + ${loadCifar10Sample("test").size} test images in ${s}`);
+  } catch (e) {
+    out.log(`  cifar10-sample (embedded) unavailable: ${(e as Error).message}`);
+  }
+}
