@@ -57,7 +57,14 @@ async function tsSingleThread(views: number): Promise<number> {
 
 /** The loader with W worker threads; returns views/s overall. */
 async function tsLoader(views: number, workers: number): Promise<number> {
-  const loader = new MultiViewLoader({ dataset, augment, batchSize: BATCH, views, seed: 1, workers });
+  const loader = new MultiViewLoader({
+    dataset,
+    augment,
+    batchSize: BATCH,
+    views,
+    seed: 1,
+    workers,
+  });
   try {
     for await (const b of loader.epoch(0)) void b; // start workers and let their JIT warm up
     const t0 = process.hrtime.bigint();
@@ -71,15 +78,26 @@ async function tsLoader(views: number, workers: number): Promise<number> {
 }
 
 function torchvision(views: number): number | null {
-  const r = spawnSync(PYTHON, [path.join(repo, "bench", "data_torchvision.py"), "--views", String(views), "--images", String(IMAGES)], {
-    encoding: "utf8",
-    timeout: 600_000,
-  });
+  const r = spawnSync(
+    PYTHON,
+    [
+      path.join(repo, "bench", "data_torchvision.py"),
+      "--views",
+      String(views),
+      "--images",
+      String(IMAGES),
+    ],
+    {
+      encoding: "utf8",
+      timeout: 600_000,
+    },
+  );
   if (r.status !== 0) {
     process.stderr.write(`torchvision side failed (${PYTHON}): ${r.error?.message ?? r.stderr}\n`);
     return null;
   }
-  return (JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { views_per_s: number }).views_per_s;
+  return (JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { views_per_s: number })
+    .views_per_s;
 }
 
 const workers = Math.max(1, os.cpus().length);
@@ -99,7 +117,8 @@ for (const S of [1, 2, 4]) {
 }
 console.log(
   JSON.stringify({
-    benchmark: "data: CIFAR-10 train pipeline (pad-crop, flip, AutoAugment, normalise, erasing), S views per image",
+    benchmark:
+      "data: CIFAR-10 train pipeline (pad-crop, flip, AutoAugment, normalise, erasing), S views per image",
     images: IMAGES,
     batch: BATCH,
     cpus: os.cpus().length,

@@ -34,7 +34,10 @@ Options:
 `;
 
 type Out = { log: (s: string) => void; err: (s: string) => void };
-const stdio: Out = { log: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") };
+const stdio: Out = {
+  log: (s) => process.stdout.write(s + "\n"),
+  err: (s) => process.stderr.write(s + "\n"),
+};
 
 const CIFAR: Record<string, CifarSpec> = { cifar10: CIFAR10, cifar100: CIFAR100 };
 
@@ -45,10 +48,16 @@ export async function runData(argv: string[], out: Out = stdio): Promise<number>
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: { dir: { type: "string" }, archive: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        dir: { type: "string" },
+        archive: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (e) {
-    out.err(`divco data: ${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")}\n\n${HELP}`);
+    out.err(
+      `divco data: ${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")}\n\n${HELP}`,
+    );
     return 2;
   }
   const { values, positionals } = parsed;
@@ -62,14 +71,24 @@ export async function runData(argv: string[], out: Out = stdio): Promise<number>
     return 2;
   };
   if (extra.length > 0) return usage(`unexpected arguments: ${extra.join(" ")}`);
-  if (values.archive !== undefined && sub !== "get") return usage(`--archive only applies to "get"`);
+  if (values.archive !== undefined && sub !== "get")
+    return usage(`--archive only applies to "get"`);
   try {
     switch (sub) {
       case "get": {
         const spec = name ? CIFAR[name] : undefined;
-        if (!spec) return usage(name ? `cannot download "${name}" (downloadable: cifar10, cifar100; SVHN from ${SVHN_URL}, ImageNet by hand)` : "get needs a dataset name");
+        if (!spec)
+          return usage(
+            name
+              ? `cannot download "${name}" (downloadable: cifar10, cifar100; SVHN from ${SVHN_URL}, ImageNet by hand)`
+              : "get needs a dataset name",
+          );
         const r = await getCifar(spec, { dir: values.dir, archive: values.archive, log: out.log });
-        out.log(r.status === "present" ? `${spec.title} already present in ${r.dir}` : `${spec.title} ready in ${r.dir}`);
+        out.log(
+          r.status === "present"
+            ? `${spec.title} already present in ${r.dir}`
+            : `${spec.title} ready in ${r.dir}`,
+        );
         return 0;
       }
       case "check":
@@ -91,18 +110,29 @@ export async function runData(argv: string[], out: Out = stdio): Promise<number>
   }
 }
 
-function check(name: string, dir: string | undefined, out: Out, usage: (m: string) => number): number {
+function check(
+  name: string,
+  dir: string | undefined,
+  out: Out,
+  usage: (m: string) => number,
+): number {
   const spec = CIFAR[name];
   if (spec) {
     const r = checkCifar(spec, dir);
     if (!r.dir || r.files.every((f) => f.bytes === null)) {
-      out.err(`${spec.title}: not found; looked in ${candidateDirs(spec.folder, dir).join(" and ")}. Get it with \`divco data get ${name}${dir ? ` --dir ${dir}` : ""}\`.`);
+      out.err(
+        `${spec.title}: not found; looked in ${candidateDirs(spec.folder, dir).join(" and ")}. Get it with \`divco data get ${name}${dir ? ` --dir ${dir}` : ""}\`.`,
+      );
       return 1;
     }
     out.log(`${spec.title} in ${r.dir}`);
     for (const f of r.files) {
-      const counts = f.classCounts ? ` (${f.classCounts.reduce((a, b) => a + b, 0)} images, ${f.classCounts.filter((c) => c > 0).length} classes)` : "";
-      out.log(`  ${f.ok ? "ok  " : "BAD "} ${path.basename(f.file)}: ${f.ok ? `${f.bytes} bytes${counts}` : f.problem}`);
+      const counts = f.classCounts
+        ? ` (${f.classCounts.reduce((a, b) => a + b, 0)} images, ${f.classCounts.filter((c) => c > 0).length} classes)`
+        : "";
+      out.log(
+        `  ${f.ok ? "ok  " : "BAD "} ${path.basename(f.file)}: ${f.ok ? `${f.bytes} bytes${counts}` : f.problem}`,
+      );
     }
     return r.files.every((f) => f.ok) ? 0 : 1;
   }
@@ -112,7 +142,9 @@ function check(name: string, dir: string | undefined, out: Out, usage: (m: strin
     for (const split of SVHN_SPLITS) {
       const file = SVHN_FILES[split].file;
       const found = dirs.map((d) => path.join(d, file)).find((p) => fs.existsSync(p));
-      out.log(`  ${found ? "ok  " : "MISSING"} ${file}${found ? `: ${fs.statSync(found).size} bytes` : ` (download ${SVHN_URL}${file})`}`);
+      out.log(
+        `  ${found ? "ok  " : "MISSING"} ${file}${found ? `: ${fs.statSync(found).size} bytes` : ` (download ${SVHN_URL}${file})`}`,
+      );
       ok &&= !!found;
     }
     out.log(`SVHN looked in ${dirs.join(" and ")}`);
@@ -137,19 +169,31 @@ function check(name: string, dir: string | undefined, out: Out, usage: (m: strin
 }
 
 function info(dir: string | undefined, out: Out): void {
-  out.log(`data root: ${dir ? path.resolve(dir) : defaultDataRoot()}${dir ? "" : " ($DIVCO_DATA or ~/.cache/divco/data)"}`);
+  out.log(
+    `data root: ${dir ? path.resolve(dir) : defaultDataRoot()}${dir ? "" : " ($DIVCO_DATA or ~/.cache/divco/data)"}`,
+  );
   for (const spec of [CIFAR10, CIFAR100]) {
     const r = checkCifar(spec, dir);
     const ok = r.dir !== null && r.files.every((f) => f.ok);
-    out.log(`  ${spec.name.padEnd(9)} ${ok ? "present" : "absent "}  ${r.dir ?? candidateDirs(spec.folder, dir).join(" | ")}  (${spec.url}, md5 ${spec.md5})`);
+    out.log(
+      `  ${spec.name.padEnd(9)} ${ok ? "present" : "absent "}  ${r.dir ?? candidateDirs(spec.folder, dir).join(" | ")}  (${spec.url}, md5 ${spec.md5})`,
+    );
   }
   const svhnDirs = candidateDirs(SVHN_FOLDER, dir);
-  const svhnPresent = SVHN_SPLITS.filter((s) => svhnDirs.some((d) => fs.existsSync(path.join(d, SVHN_FILES[s].file))));
-  out.log(`  svhn      ${svhnPresent.length ? `present: ${svhnPresent.join(", ")}` : "absent "}  ${svhnDirs.join(" | ")}  (${SVHN_URL})`);
-  out.log(`  imagenet  folder layout <root>/train/<class>/*.JPEG and <root>/val/<class>/*; pass --dir to commands that use it`);
+  const svhnPresent = SVHN_SPLITS.filter((s) =>
+    svhnDirs.some((d) => fs.existsSync(path.join(d, SVHN_FILES[s].file))),
+  );
+  out.log(
+    `  svhn      ${svhnPresent.length ? `present: ${svhnPresent.join(", ")}` : "absent "}  ${svhnDirs.join(" | ")}  (${SVHN_URL})`,
+  );
+  out.log(
+    `  imagenet  folder layout <root>/train/<class>/*.JPEG and <root>/val/<class>/*; pass --dir to commands that use it`,
+  );
   try {
     const s = cifar10SampleDir();
-    out.log(`  cifar10-sample (embedded) ${loadCifar10Sample("train").size} train + ${loadCifar10Sample("test").size} test images in ${s}`);
+    out.log(
+      `  cifar10-sample (embedded) ${loadCifar10Sample("train").size} train + ${loadCifar10Sample("test").size} test images in ${s}`,
+    );
   } catch (e) {
     out.log(`  cifar10-sample (embedded) unavailable: ${(e as Error).message}`);
   }

@@ -60,11 +60,17 @@ export class BatchFiller {
    * Fills `slot` with the samples `indices` (dataset indices, in batch order)
    * and returns the batch's mixup parameters when mixup is on.
    */
-  async fill(epoch: number, batchIndex: number, indices: Int32Array, slot: SlotBuffers): Promise<MixupParams | undefined> {
+  async fill(
+    epoch: number,
+    batchIndex: number,
+    indices: Int32Array,
+    slot: SlotBuffers,
+  ): Promise<MixupParams | undefined> {
     const n = indices.length;
     const ds = this.dataset;
     if (ds instanceof MemoryDataset) {
-      const sampleFloats = 3 * (this.augmenter.outputSize ?? ds.width) * (this.augmenter.outputSize ?? ds.height);
+      const sampleFloats =
+        3 * (this.augmenter.outputSize ?? ds.width) * (this.augmenter.outputSize ?? ds.height);
       this.scratch ??= new Uint8Array(ds.recordBytes);
       for (let k = 0; k < n; k++) {
         const idx = indices[k];
@@ -81,17 +87,29 @@ export class BatchFiller {
           slot.labels[k] = ds.labels[idx];
           for (let v = 0; v < this.spec.views; v++) {
             const rng = this.viewRng(epoch, idx, v);
-            const img = isCropping(ds) ? await ds.loadCropped(idx, this.augmenter.config.crop, rng) : this.augmenter.cropInMemory(await ds.getImage(idx), rng);
+            const img = isCropping(ds)
+              ? await ds.loadCropped(idx, this.augmenter.config.crop, rng)
+              : this.augmenter.cropInMemory(await ds.getImage(idx), rng);
             const floats = 3 * img.width * img.height;
-            this.augmenter.finish(this.augmenter.pixelOps(img, rng), slot.views[v], k * floats, rng);
+            this.augmenter.finish(
+              this.augmenter.pixelOps(img, rng),
+              slot.views[v],
+              k * floats,
+              rng,
+            );
           }
         }),
       );
     }
     if (this.spec.mixupAlpha && this.spec.mixupAlpha > 0) {
-      const mix = sampleMixup(Rng.fromKeys(this.spec.seed, STREAM.mixup, epoch, batchIndex), n, this.spec.mixupAlpha);
+      const mix = sampleMixup(
+        Rng.fromKeys(this.spec.seed, STREAM.mixup, epoch, batchIndex),
+        n,
+        this.spec.mixupAlpha,
+      );
       const sampleFloats = slot.views[0].length / slot.labels.length;
-      for (const view of slot.views) applyMixup(view.subarray(0, n * sampleFloats), sampleFloats, mix);
+      for (const view of slot.views)
+        applyMixup(view.subarray(0, n * sampleFloats), sampleFloats, mix);
       return mix;
     }
     return undefined;

@@ -65,7 +65,18 @@ export const CIFAR100: CifarSpec = {
   classNameFiles: { fine: "fine_label_names.txt", coarse: "coarse_label_names.txt" },
 };
 
-export const CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+export const CIFAR10_CLASSES = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+];
 
 export interface CifarOptions {
   split: Split;
@@ -107,14 +118,21 @@ function assertSplit(spec: CifarSpec, split: string): asserts split is Split {
 export function loadCifar(spec: CifarSpec, opts: CifarOptions): MemoryDataset {
   const dir = locateCifar(spec, opts.split, opts.dir);
   const kind = opts.labels ?? "fine";
-  if (kind !== "fine" && kind !== "coarse") throw new DataError("argument", `labels must be "fine" or "coarse", got "${String(kind)}"`);
-  const files = spec.files[opts.split].map((f) => ({ path: path.join(dir, f.file), records: f.records }));
+  if (kind !== "fine" && kind !== "coarse")
+    throw new DataError("argument", `labels must be "fine" or "coarse", got "${String(kind)}"`);
+  const files = spec.files[opts.split].map((f) => ({
+    path: path.join(dir, f.file),
+    records: f.records,
+  }));
   const ds = readCifarFiles(files, {
     name: `${spec.name}-${opts.split}`,
     labelBytes: spec.labelBytes,
     labelIndex: spec.labelBytes === 2 && kind === "fine" ? 1 : 0,
     numClasses: kind === "coarse" ? spec.numClasses.coarse : spec.numClasses.fine,
-    classNames: readClassNames(dir, kind === "coarse" ? spec.classNameFiles.coarse : spec.classNameFiles.fine),
+    classNames: readClassNames(
+      dir,
+      kind === "coarse" ? spec.classNameFiles.coarse : spec.classNameFiles.fine,
+    ),
   });
   return ds;
 }
@@ -133,7 +151,10 @@ export interface CifarReadSpec {
  * (when given) is the exact count the file must hold; otherwise the size only
  * has to be a whole number of records.
  */
-export function readCifarFiles(files: readonly { path: string; records?: number }[], spec: CifarReadSpec): MemoryDataset {
+export function readCifarFiles(
+  files: readonly { path: string; records?: number }[],
+  spec: CifarReadSpec,
+): MemoryDataset {
   const rec = spec.labelBytes + PIXELS;
   const buffers: Buffer[] = [];
   let total = 0;
@@ -146,7 +167,10 @@ export function readCifarFiles(files: readonly { path: string; records?: number 
     }
     if (f.records !== undefined) expectSize(f.path, f.records * rec, size);
     else if (size === 0 || size % rec !== 0) {
-      throw new DataError("truncated", `${f.path}: size ${size} bytes is not a whole number of ${rec}-byte records`);
+      throw new DataError(
+        "truncated",
+        `${f.path}: size ${size} bytes is not a whole number of ${rec}-byte records`,
+      );
     }
     const buf = fs.readFileSync(f.path);
     expectSize(f.path, size, buf.length); // file changed while reading
@@ -163,18 +187,35 @@ export function readCifarFiles(files: readonly { path: string; records?: number 
       const off = r * rec;
       const label = buf[off + spec.labelIndex];
       if (label >= spec.numClasses) {
-        throw new DataError("corrupt", `${f.path}: record ${r} has label ${label}, expected 0..${spec.numClasses - 1}`);
+        throw new DataError(
+          "corrupt",
+          `${f.path}: record ${r} has label ${label}, expected 0..${spec.numClasses - 1}`,
+        );
       }
       if (spec.labelBytes === 2 && spec.labelIndex === 1 && buf[off] >= 20) {
-        throw new DataError("corrupt", `${f.path}: record ${r} has coarse label ${buf[off]}, expected 0..19`);
+        throw new DataError(
+          "corrupt",
+          `${f.path}: record ${r} has coarse label ${buf[off]}, expected 0..19`,
+        );
       }
       labels[at] = label;
       pixels.set(buf.subarray(off + spec.labelBytes, off + rec), at * PIXELS);
       at++;
     }
   });
-  const classNames = spec.classNames && spec.classNames.length === spec.numClasses ? spec.classNames : defaultNames(spec.numClasses);
-  return new MemoryDataset({ name: spec.name, width: 32, height: 32, numClasses: spec.numClasses, classNames, pixels, labels });
+  const classNames =
+    spec.classNames && spec.classNames.length === spec.numClasses
+      ? spec.classNames
+      : defaultNames(spec.numClasses);
+  return new MemoryDataset({
+    name: spec.name,
+    width: 32,
+    height: 32,
+    numClasses: spec.numClasses,
+    classNames,
+    pixels,
+    labels,
+  });
 }
 
 function defaultNames(n: number): string[] {
@@ -204,18 +245,34 @@ export interface FileCheck {
   classCounts?: number[];
 }
 
-export function checkCifar(spec: CifarSpec, dir?: string): { dir: string | null; files: FileCheck[] } {
+export function checkCifar(
+  spec: CifarSpec,
+  dir?: string,
+): { dir: string | null; files: FileCheck[] } {
   const all = [...spec.files.train, ...spec.files.test];
   const candidates = candidateDirs(spec.folder, dir);
-  const found = findDirWith(candidates, all.map((f) => f.file)) ?? candidates.find((c) => fs.existsSync(c)) ?? null;
+  const found =
+    findDirWith(
+      candidates,
+      all.map((f) => f.file),
+    ) ??
+    candidates.find((c) => fs.existsSync(c)) ??
+    null;
   const rec = spec.labelBytes + PIXELS;
   const files = all.map((f): FileCheck => {
     const expectedBytes = f.records * rec;
     const p = found ? path.join(found, f.file) : f.file;
-    if (!found || !fs.existsSync(p)) return { file: p, ok: false, bytes: null, expectedBytes, problem: "missing" };
+    if (!found || !fs.existsSync(p))
+      return { file: p, ok: false, bytes: null, expectedBytes, problem: "missing" };
     const bytes = fs.statSync(p).size;
     if (bytes !== expectedBytes) {
-      return { file: p, ok: false, bytes, expectedBytes, problem: `expected ${expectedBytes} bytes, found ${bytes}` };
+      return {
+        file: p,
+        ok: false,
+        bytes,
+        expectedBytes,
+        problem: `expected ${expectedBytes} bytes, found ${bytes}`,
+      };
     }
     const buf = fs.readFileSync(p);
     const counts = new Array<number>(spec.numClasses.fine).fill(0);
@@ -223,7 +280,13 @@ export function checkCifar(spec: CifarSpec, dir?: string): { dir: string | null;
     for (let r = 0; r < f.records; r++) {
       const label = buf[r * rec + li];
       if (label >= spec.numClasses.fine) {
-        return { file: p, ok: false, bytes, expectedBytes, problem: `record ${r} has label ${label}, expected 0..${spec.numClasses.fine - 1}` };
+        return {
+          file: p,
+          ok: false,
+          bytes,
+          expectedBytes,
+          problem: `record ${r} has label ${label}, expected 0..${spec.numClasses.fine - 1}`,
+        };
       }
       counts[label]++;
     }

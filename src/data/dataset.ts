@@ -92,7 +92,8 @@ export class MemoryDataset implements ImageDataset {
   }
 
   getImage(i: number, out?: Uint8Array): RgbImage {
-    if (!(i >= 0 && i < this.size)) throw new DataError("argument", `${this.name}: index ${i} outside 0..${this.size - 1}`);
+    if (!(i >= 0 && i < this.size))
+      throw new DataError("argument", `${this.name}: index ${i} outside 0..${this.size - 1}`);
     return chwToHwc(this.pixels, i * this.recordBytes, this.width, this.height, out);
   }
 
@@ -130,8 +131,15 @@ export class MemoryDataset implements ImageDataset {
   static concat(name: string, parts: readonly MemoryDataset[]): MemoryDataset {
     const first = parts[0];
     for (const p of parts) {
-      if (p.width !== first.width || p.height !== first.height || p.numClasses !== first.numClasses) {
-        throw new DataError("argument", `cannot concatenate ${p.name} with ${first.name}: different image size or classes`);
+      if (
+        p.width !== first.width ||
+        p.height !== first.height ||
+        p.numClasses !== first.numClasses
+      ) {
+        throw new DataError(
+          "argument",
+          `cannot concatenate ${p.name} with ${first.name}: different image size or classes`,
+        );
       }
     }
     const total = parts.reduce((n, p) => n + p.size, 0);
@@ -143,6 +151,14 @@ export class MemoryDataset implements ImageDataset {
       labels.set(p.labels, at);
       at += p.size;
     }
-    return new MemoryDataset({ name, width: first.width, height: first.height, numClasses: first.numClasses, classNames: first.classNames, pixels, labels });
+    return new MemoryDataset({
+      name,
+      width: first.width,
+      height: first.height,
+      numClasses: first.numClasses,
+      classNames: first.classNames,
+      pixels,
+      labels,
+    });
   }
 }

@@ -39,7 +39,9 @@ export async function getCifar(spec: CifarSpec, opts: GetOptions = {}): Promise<
   fs.mkdirSync(root, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(root, `.divco-${spec.name}-`));
   try {
-    const archive = opts.archive ? path.resolve(opts.archive) : path.join(tmp, path.basename(new URL(spec.url).pathname));
+    const archive = opts.archive
+      ? path.resolve(opts.archive)
+      : path.join(tmp, path.basename(new URL(spec.url).pathname));
     if (opts.archive) {
       if (!fs.existsSync(archive)) throw new DataError("missing", `archive ${archive} not found`);
     } else {
@@ -48,7 +50,10 @@ export async function getCifar(spec: CifarSpec, opts: GetOptions = {}): Promise<
     }
     const md5 = await fileMd5(archive);
     if (md5 !== spec.md5) {
-      throw new DataError("checksum", `${opts.archive ? archive : spec.url}: MD5 ${md5} does not match the published ${spec.md5} (corrupt or incomplete download); nothing was installed`);
+      throw new DataError(
+        "checksum",
+        `${opts.archive ? archive : spec.url}: MD5 ${md5} does not match the published ${spec.md5} (corrupt or incomplete download); nothing was installed`,
+      );
     }
     log(`MD5 ok (${md5}); extracting`);
     const extractDir = path.join(tmp, "extract");
@@ -61,7 +66,11 @@ export async function getCifar(spec: CifarSpec, opts: GetOptions = {}): Promise<
     const extracted = path.join(extractDir, spec.folder);
     const check = checkCifar(spec, extracted);
     const bad = check.files.filter((f) => !f.ok);
-    if (bad.length > 0) throw new DataError("corrupt", `${archive} did not contain a valid ${spec.folder}/: ${bad.map((f) => `${path.basename(f.file)}: ${f.problem}`).join("; ")}`);
+    if (bad.length > 0)
+      throw new DataError(
+        "corrupt",
+        `${archive} did not contain a valid ${spec.folder}/: ${bad.map((f) => `${path.basename(f.file)}: ${f.problem}`).join("; ")}`,
+      );
     // Swap into place: an old incomplete copy is moved aside first, then removed.
     if (fs.existsSync(target)) fs.renameSync(target, path.join(tmp, "previous"));
     fs.renameSync(extracted, target);
@@ -71,7 +80,14 @@ export async function getCifar(spec: CifarSpec, opts: GetOptions = {}): Promise<
   }
 }
 
-async function download(url: string, dest: string, root: string, folder: string, timeoutSeconds: number, log: (m: string) => void): Promise<void> {
+async function download(
+  url: string,
+  dest: string,
+  root: string,
+  folder: string,
+  timeoutSeconds: number,
+  log: (m: string) => void,
+): Promise<void> {
   const offlineHint = `Offline? Download ${url} on another machine, then run \`divco data get <name> --archive <file> --dir ${root}\` or extract it so that ${path.join(root, folder)} exists.`;
   let res: Response;
   try {
@@ -81,7 +97,8 @@ async function download(url: string, dest: string, root: string, folder: string,
     const why = err.cause?.code ?? err.cause?.message ?? err.message;
     throw new DataError("network", `could not download ${url} (${why}). ${offlineHint}`);
   }
-  if (!res.ok || !res.body) throw new DataError("network", `could not download ${url}: HTTP ${res.status}. ${offlineHint}`);
+  if (!res.ok || !res.body)
+    throw new DataError("network", `could not download ${url}: HTTP ${res.status}. ${offlineHint}`);
   const total = Number(res.headers.get("content-length") ?? 0);
   let received = 0;
   let lastReport = 0;
@@ -90,15 +107,24 @@ async function download(url: string, dest: string, root: string, folder: string,
     received += chunk.length;
     if (received - lastReport > 16 * 1024 * 1024) {
       lastReport = received;
-      log(`  ${(received / 1e6).toFixed(0)} MB${total ? ` of ${(total / 1e6).toFixed(0)} MB` : ""}`);
+      log(
+        `  ${(received / 1e6).toFixed(0)} MB${total ? ` of ${(total / 1e6).toFixed(0)} MB` : ""}`,
+      );
     }
   });
   try {
     await pipeline(body, fs.createWriteStream(dest));
   } catch (e) {
-    throw new DataError("network", `download of ${url} broke off after ${received} bytes (${(e as Error).message}). ${offlineHint}`);
+    throw new DataError(
+      "network",
+      `download of ${url} broke off after ${received} bytes (${(e as Error).message}). ${offlineHint}`,
+    );
   }
-  if (total && received !== total) throw new DataError("network", `download of ${url} ended after ${received} of ${total} bytes. ${offlineHint}`);
+  if (total && received !== total)
+    throw new DataError(
+      "network",
+      `download of ${url} ended after ${received} of ${total} bytes. ${offlineHint}`,
+    );
 }
 
 export async function fileMd5(file: string): Promise<string> {

@@ -20,7 +20,11 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-export function newImage(width: number, height: number, fill?: readonly [number, number, number]): RgbImage {
+export function newImage(
+  width: number,
+  height: number,
+  fill?: readonly [number, number, number],
+): RgbImage {
   const data = new Uint8Array(width * height * 3);
   if (fill && (fill[0] | fill[1] | fill[2]) !== 0) {
     for (let i = 0; i < data.length; i += 3) {
@@ -37,7 +41,13 @@ export function cloneImage(img: RgbImage): RgbImage {
 }
 
 /** Planar CHW (CIFAR record layout) → interleaved HWC. */
-export function chwToHwc(src: Uint8Array, srcOffset: number, width: number, height: number, out?: Uint8Array): RgbImage {
+export function chwToHwc(
+  src: Uint8Array,
+  srcOffset: number,
+  width: number,
+  height: number,
+  out?: Uint8Array,
+): RgbImage {
   const plane = width * height;
   const data = out ?? new Uint8Array(plane * 3);
   for (let p = 0, o = 0; p < plane; p++, o += 3) {

@@ -19,10 +19,25 @@ import { DataError } from "./errors.js";
 import { sharedInt32, type DatasetSource } from "./dataset.js";
 import type { CroppingDataset } from "./batch_fill.js";
 import type { CropConfig } from "./transforms/pipeline.js";
-import { randomResizedCropBox, shorterSideSize, centerCropBox, padRandomCrop } from "./transforms/crop_flip.js";
+import {
+  randomResizedCropBox,
+  shorterSideSize,
+  centerCropBox,
+  padRandomCrop,
+} from "./transforms/crop_flip.js";
 
 /** torchvision IMG_EXTENSIONS. */
-const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"]);
+const IMAGE_EXTENSIONS = new Set([
+  ".jpg",
+  ".jpeg",
+  ".png",
+  ".ppm",
+  ".bmp",
+  ".pgm",
+  ".tif",
+  ".tiff",
+  ".webp",
+]);
 
 export class ImageFolderDataset implements CroppingDataset {
   readonly name: string;
@@ -30,7 +45,12 @@ export class ImageFolderDataset implements CroppingDataset {
   readonly labels: Int32Array;
   readonly classNames: readonly string[];
 
-  private constructor(name: string, files: string[], labels: Int32Array, classNames: readonly string[]) {
+  private constructor(
+    name: string,
+    files: string[],
+    labels: Int32Array,
+    classNames: readonly string[],
+  ) {
     this.name = name;
     this.files = files;
     this.labels = labels;
@@ -48,7 +68,9 @@ export class ImageFolderDataset implements CroppingDataset {
   static open(root: string, split: string): ImageFolderDataset {
     const dir = path.resolve(root, split);
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-      const available = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory()) : [];
+      const available = fs.existsSync(root)
+        ? fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory())
+        : [];
       throw new DataError(
         fs.existsSync(root) ? "argument" : "missing",
         fs.existsSync(root)
@@ -61,7 +83,11 @@ export class ImageFolderDataset implements CroppingDataset {
       .filter((e) => e.isDirectory())
       .map((e) => e.name)
       .sort();
-    if (classNames.length === 0) throw new DataError("missing", `${dir}: no class sub-folders (expected ${dir}/<class>/<image>)`);
+    if (classNames.length === 0)
+      throw new DataError(
+        "missing",
+        `${dir}: no class sub-folders (expected ${dir}/<class>/<image>)`,
+      );
     const files: string[] = [];
     const labels: number[] = [];
     classNames.forEach((cls, label) => {
@@ -70,10 +96,19 @@ export class ImageFolderDataset implements CroppingDataset {
         labels.push(label);
       }
     });
-    if (files.length === 0) throw new DataError("missing", `${dir}: no images with extensions ${[...IMAGE_EXTENSIONS].join(" ")}`);
+    if (files.length === 0)
+      throw new DataError(
+        "missing",
+        `${dir}: no images with extensions ${[...IMAGE_EXTENSIONS].join(" ")}`,
+      );
     const shared = sharedInt32(labels.length);
     shared.set(labels);
-    return new ImageFolderDataset(`${path.basename(path.resolve(root))}-${split}`, files, shared, classNames);
+    return new ImageFolderDataset(
+      `${path.basename(path.resolve(root))}-${split}`,
+      files,
+      shared,
+      classNames,
+    );
   }
 
   static fromSource(src: Extract<DatasetSource, { kind: "folder" }>): ImageFolderDataset {
@@ -81,7 +116,13 @@ export class ImageFolderDataset implements CroppingDataset {
   }
 
   source(): DatasetSource {
-    return { kind: "folder", name: this.name, files: this.files, labels: this.labels, classNames: [...this.classNames] };
+    return {
+      kind: "folder",
+      name: this.name,
+      files: this.files,
+      labels: this.labels,
+      classNames: [...this.classNames],
+    };
   }
 
   /** Full-size decoded image i, RGB (alpha dropped, gray expanded — PIL's convert("RGB")). */
@@ -99,13 +140,23 @@ export class ImageFolderDataset implements CroppingDataset {
         const raw = sharp(Buffer.from(full.data.buffer, full.data.byteOffset, full.data.length), {
           raw: { width: full.width, height: full.height, channels: 3 },
         });
-        return toRgb(file, await decode(file, () => raw.extract(box).resize(crop.size, crop.size, { kernel: "cubic", fit: "fill" })));
+        return toRgb(
+          file,
+          await decode(file, () =>
+            raw.extract(box).resize(crop.size, crop.size, { kernel: "cubic", fit: "fill" }),
+          ),
+        );
       }
       case "resizeCenter": {
         const meta = await metadata(file);
         const size = shorterSideSize(meta.width, meta.height, crop.resize);
         const box = centerCropBox(size.width, size.height, crop.size);
-        return toRgb(file, await decode(file, (s) => s.resize(size.width, size.height, { kernel: "cubic", fit: "fill" }).extract(box)));
+        return toRgb(
+          file,
+          await decode(file, (s) =>
+            s.resize(size.width, size.height, { kernel: "cubic", fit: "fill" }).extract(box),
+          ),
+        );
       }
       case "pad":
         return padRandomCrop(await this.getImage(i), rng, crop.size, crop.padding);
@@ -115,7 +166,11 @@ export class ImageFolderDataset implements CroppingDataset {
   }
 
   private fileAt(i: number): string {
-    if (!(i >= 0 && i < this.files.length)) throw new DataError("argument", `${this.name}: index ${i} outside 0..${this.files.length - 1}`);
+    if (!(i >= 0 && i < this.files.length))
+      throw new DataError(
+        "argument",
+        `${this.name}: index ${i} outside 0..${this.files.length - 1}`,
+      );
     return this.files[i];
   }
 }
@@ -123,7 +178,9 @@ export class ImageFolderDataset implements CroppingDataset {
 function listImages(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    for (const e of fs
+      .readdirSync(d, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(p);
@@ -137,7 +194,10 @@ type Decoded = { data: Buffer; info: OutputInfo };
 
 async function decode(file: string, build: (s: Sharp) => Sharp): Promise<Decoded> {
   try {
-    const pipeline = build(sharp(file, { failOn: "error" })).removeAlpha().toColourspace("srgb").raw();
+    const pipeline = build(sharp(file, { failOn: "error" }))
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw();
     return await pipeline.toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new DataError("corrupt", `${file}: cannot decode image (${(e as Error).message})`);
@@ -155,6 +215,11 @@ async function metadata(file: string): Promise<{ width: number; height: number }
 }
 
 function toRgb(file: string, d: Decoded): RgbImage {
-  if (d.info.channels !== 3) throw new DataError("corrupt", `${file}: decoded to ${d.info.channels} channels, expected 3`);
-  return { width: d.info.width, height: d.info.height, data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length) };
+  if (d.info.channels !== 3)
+    throw new DataError("corrupt", `${file}: decoded to ${d.info.channels} channels, expected 3`);
+  return {
+    width: d.info.width,
+    height: d.info.height,
+    data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length),
+  };
 }

@@ -95,12 +95,16 @@ export class MultiViewLoader {
 
   constructor(opts: LoaderOptions) {
     const bad = (msg: string) => new DataError("argument", `loader: ${msg}`);
-    if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0)) throw bad(`batchSize must be a positive integer, got ${opts.batchSize}`);
+    if (!(Number.isInteger(opts.batchSize) && opts.batchSize > 0))
+      throw bad(`batchSize must be a positive integer, got ${opts.batchSize}`);
     this.views = opts.views ?? 1;
-    if (!(Number.isInteger(this.views) && this.views >= 1)) throw bad(`views must be a positive integer, got ${this.views}`);
-    if (!Number.isSafeInteger(opts.seed) || opts.seed < 0) throw bad(`seed must be a non-negative integer, got ${opts.seed}`);
+    if (!(Number.isInteger(this.views) && this.views >= 1))
+      throw bad(`views must be a positive integer, got ${this.views}`);
+    if (!Number.isSafeInteger(opts.seed) || opts.seed < 0)
+      throw bad(`seed must be a non-negative integer, got ${opts.seed}`);
     this.numWorkers = opts.workers ?? 0;
-    if (!(Number.isInteger(this.numWorkers) && this.numWorkers >= 0)) throw bad(`workers must be a non-negative integer`);
+    if (!(Number.isInteger(this.numWorkers) && this.numWorkers >= 0))
+      throw bad(`workers must be a non-negative integer`);
     this.dataset = opts.dataset;
     this.batchSize = opts.batchSize;
     this.shuffle = opts.shuffle ?? true;
@@ -117,13 +121,23 @@ export class MultiViewLoader {
     }
     const ds = this.dataset as MemoryDataset;
     this.imageSize = { height: size ?? ds.height, width: size ?? ds.width };
-    if (this.batchesPerEpoch() === 0) throw bad(`dataset ${this.dataset.name} has ${this.dataset.size} images, fewer than one batch of ${this.batchSize}`);
-    this.filler = new BatchFiller(this.dataset, augmenter, { seed: this.seed, views: this.views, mixupAlpha: this.mixupAlpha });
+    if (this.batchesPerEpoch() === 0)
+      throw bad(
+        `dataset ${this.dataset.name} has ${this.dataset.size} images, fewer than one batch of ${this.batchSize}`,
+      );
+    this.filler = new BatchFiller(this.dataset, augmenter, {
+      seed: this.seed,
+      views: this.views,
+      mixupAlpha: this.mixupAlpha,
+    });
     const floats = this.batchSize * 3 * this.imageSize.height * this.imageSize.width;
     const nSlots = this.numWorkers === 0 ? 1 : this.prefetch + 1; // +1: the batch the consumer holds
     this.slots = Array.from({ length: nSlots }, (_, id) => ({
       id,
-      views: Array.from({ length: this.views }, () => new Float32Array(new SharedArrayBuffer(floats * 4))),
+      views: Array.from(
+        { length: this.views },
+        () => new Float32Array(new SharedArrayBuffer(floats * 4)),
+      ),
       labels: new Int32Array(new SharedArrayBuffer(this.batchSize * 4)),
     }));
   }
@@ -144,18 +158,27 @@ export class MultiViewLoader {
    * Iterates one epoch from `start.batchIndex` (default 0). Only one iteration
    * may be active at a time; breaking out early is fine.
    */
-  async *epoch(epoch: number, start: Partial<LoaderPosition> = {}): AsyncGenerator<Batch, void, undefined> {
+  async *epoch(
+    epoch: number,
+    start: Partial<LoaderPosition> = {},
+  ): AsyncGenerator<Batch, void, undefined> {
     if (this.closed) throw new DataError("argument", "loader is closed");
-    if (this.iterating) throw new DataError("argument", "loader: another epoch iteration is still active");
-    if (!(Number.isInteger(epoch) && epoch >= 0)) throw new DataError("argument", `epoch must be a non-negative integer, got ${epoch}`);
+    if (this.iterating)
+      throw new DataError("argument", "loader: another epoch iteration is still active");
+    if (!(Number.isInteger(epoch) && epoch >= 0))
+      throw new DataError("argument", `epoch must be a non-negative integer, got ${epoch}`);
     const first = start.batchIndex ?? 0;
     const total = this.batchesPerEpoch();
     if (!(Number.isInteger(first) && first >= 0 && first <= total)) {
-      throw new DataError("argument", `resume batchIndex ${first} outside 0..${total} for epoch ${epoch}`);
+      throw new DataError(
+        "argument",
+        `resume batchIndex ${first} outside 0..${total} for epoch ${epoch}`,
+      );
     }
     this.iterating = true;
     const order = this.epochOrder(epoch);
-    const indicesOf = (b: number) => order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length));
+    const indicesOf = (b: number) =>
+      order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length));
     try {
       if (this.numWorkers === 0) {
         const slot = this.slots[0];
@@ -190,7 +213,13 @@ export class MultiViewLoader {
           const mix = await task.done;
           held = task.slot;
           schedule();
-          yield this.makeBatch(task.slot, Math.min(this.batchSize, order.length - b * this.batchSize), b, epoch, mix);
+          yield this.makeBatch(
+            task.slot,
+            Math.min(this.batchSize, order.length - b * this.batchSize),
+            b,
+            epoch,
+            mix,
+          );
         }
       } finally {
         // Early exit or error: let in-flight work land before the slots are reused.
@@ -202,7 +231,13 @@ export class MultiViewLoader {
     }
   }
 
-  private makeBatch(slot: Slot, n: number, index: number, epoch: number, mixup?: MixupParams): Batch {
+  private makeBatch(
+    slot: Slot,
+    n: number,
+    index: number,
+    epoch: number,
+    mixup?: MixupParams,
+  ): Batch {
     const { height: h, width: w } = this.imageSize;
     const floats = n * 3 * h * w;
     const batch: Batch = {
@@ -233,19 +268,28 @@ export class MultiViewLoader {
         execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
       });
       worker.on("message", (msg: WorkerReply) => this.onReply(i, msg));
-      worker.on("error", (err) => this.failAll(new Error(`data worker ${i} crashed: ${err.message}`)));
+      worker.on("error", (err) =>
+        this.failAll(new Error(`data worker ${i} crashed: ${err.message}`)),
+      );
       worker.on("exit", (code) => {
-        if (!this.closed && code !== 0) this.failAll(new Error(`data worker ${i} exited with code ${code}`));
+        if (!this.closed && code !== 0)
+          this.failAll(new Error(`data worker ${i} exited with code ${code}`));
       });
       this.workers.push(worker);
       this.workerLoad.push(0);
     }
   }
 
-  private dispatch(epoch: number, batchIndex: number, indices: Int32Array, slot: Slot): Promise<MixupParams | undefined> {
+  private dispatch(
+    epoch: number,
+    batchIndex: number,
+    indices: Int32Array,
+    slot: Slot,
+  ): Promise<MixupParams | undefined> {
     const id = this.nextTaskId++;
     let w = 0;
-    for (let i = 1; i < this.workers.length; i++) if (this.workerLoad[i] < this.workerLoad[w]) w = i;
+    for (let i = 1; i < this.workers.length; i++)
+      if (this.workerLoad[i] < this.workerLoad[w]) w = i;
     this.workerLoad[w]++;
     const req: WorkerRequest = { id, epoch, batchIndex, indices, slot: slot.id };
     return new Promise((resolve, reject) => {

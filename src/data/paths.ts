@@ -27,7 +27,10 @@ export function candidateDirs(folder: string, dir?: string): string[] {
 }
 
 /** The first candidate that contains every one of `files`, else null. */
-export function findDirWith(candidates: readonly string[], files: readonly string[]): string | null {
+export function findDirWith(
+  candidates: readonly string[],
+  files: readonly string[],
+): string | null {
   for (const c of candidates) {
     if (files.every((f) => fs.existsSync(path.join(c, f)))) return c;
   }

@@ -21,18 +21,31 @@ interface Manifest {
 export function cifar10SampleDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   // Compiled: <pkg>/dist/src/data; run from source: <pkg>/src/data.
-  for (const up of [["..", "..", ".."], ["..", ".."]]) {
+  for (const up of [
+    ["..", "..", ".."],
+    ["..", ".."],
+  ]) {
     const dir = path.resolve(here, ...up, "data", "cifar10-sample");
     if (fs.existsSync(path.join(dir, "manifest.json"))) return dir;
   }
-  throw new DataError("missing", `the embedded CIFAR-10 sample (data/cifar10-sample/manifest.json) is not installed next to ${here}`);
+  throw new DataError(
+    "missing",
+    `the embedded CIFAR-10 sample (data/cifar10-sample/manifest.json) is not installed next to ${here}`,
+  );
 }
 
 export function loadCifar10Sample(split: Split = "train"): MemoryDataset {
-  if (split !== "train" && split !== "test") throw new DataError("argument", `CIFAR-10 sample has no split "${String(split)}" (splits: train, test)`);
+  if (split !== "train" && split !== "test")
+    throw new DataError(
+      "argument",
+      `CIFAR-10 sample has no split "${String(split)}" (splits: train, test)`,
+    );
   const dir = cifar10SampleDir();
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8")) as Manifest;
-  const files = manifest[split].map((f) => ({ path: path.join(dir, f), records: manifest.records[f] }));
+  const files = manifest[split].map((f) => ({
+    path: path.join(dir, f),
+    records: manifest.records[f],
+  }));
   return readCifarFiles(files, {
     name: `cifar10-sample-${split}`,
     labelBytes: 1,

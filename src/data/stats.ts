@@ -34,10 +34,19 @@ export const ERASING: Record<DatasetKind, ErasingParams> = {
   imagenet: { p: 0.5, scale: [0.05, 0.12], ratio: [0.5, 1.5] },
 };
 
-export const NUM_CLASSES: Record<DatasetKind, number> = { cifar10: 10, cifar100: 100, svhn: 10, imagenet: 1000 };
+export const NUM_CLASSES: Record<DatasetKind, number> = {
+  cifar10: 10,
+  cifar100: 100,
+  svhn: 10,
+  imagenet: 1000,
+};
 
 /** timm's img_mean fill for RandAugment: round(255·mean), §6.3. */
 export function meanFill(kind: DatasetKind): Triple {
   const m = NORMALIZATION[kind].mean;
-  return [Math.min(255, Math.round(255 * m[0])), Math.min(255, Math.round(255 * m[1])), Math.min(255, Math.round(255 * m[2]))];
+  return [
+    Math.min(255, Math.round(255 * m[0])),
+    Math.min(255, Math.round(255 * m[1])),
+    Math.min(255, Math.round(255 * m[2])),
+  ];
 }

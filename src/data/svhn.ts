@@ -37,10 +37,16 @@ export function locateSvhn(split: SvhnSplit, dir?: string): string {
 /** One split (or "train+extra") as an in-memory dataset. */
 export function loadSvhn(opts: { split: SvhnSplit | "train+extra"; dir?: string }): MemoryDataset {
   if (opts.split === "train+extra") {
-    return MemoryDataset.concat("svhn-train+extra", [loadSvhn({ ...opts, split: "train" }), loadSvhn({ ...opts, split: "extra" })]);
+    return MemoryDataset.concat("svhn-train+extra", [
+      loadSvhn({ ...opts, split: "train" }),
+      loadSvhn({ ...opts, split: "extra" }),
+    ]);
   }
   if (!SVHN_SPLITS.includes(opts.split)) {
-    throw new DataError("argument", `SVHN has no split "${String(opts.split)}" (splits: ${SVHN_SPLITS.join(", ")}, train+extra)`);
+    throw new DataError(
+      "argument",
+      `SVHN has no split "${String(opts.split)}" (splits: ${SVHN_SPLITS.join(", ")}, train+extra)`,
+    );
   }
   const file = locateSvhn(opts.split, opts.dir);
   return readSvhnMat(file, `svhn-${opts.split}`);
@@ -50,12 +56,20 @@ export function readSvhnMat(file: string, name = path.basename(file)): MemoryDat
   const vars = readMat5(fs.readFileSync(file), file);
   const X = vars.get("X");
   const y = vars.get("y");
-  if (!X || !y) throw new DataError("corrupt", `${file}: expected variables X and y, found ${[...vars.keys()].join(", ") || "none"}`);
+  if (!X || !y)
+    throw new DataError(
+      "corrupt",
+      `${file}: expected variables X and y, found ${[...vars.keys()].join(", ") || "none"}`,
+    );
   const [h, w, c, n] = X.dims;
   if (h !== 32 || w !== 32 || c !== 3 || X.dims.length !== 4) {
-    throw new DataError("corrupt", `${file}: X has dimensions ${X.dims.join("×")}, expected 32×32×3×N`);
+    throw new DataError(
+      "corrupt",
+      `${file}: X has dimensions ${X.dims.join("×")}, expected 32×32×3×N`,
+    );
   }
-  if (!(X.data instanceof Uint8Array)) throw new DataError("corrupt", `${file}: X is not a uint8 array`);
+  if (!(X.data instanceof Uint8Array))
+    throw new DataError("corrupt", `${file}: X is not a uint8 array`);
   const count = y.dims.reduce((a, b) => a * b, 1);
   if (count !== n) throw new DataError("corrupt", `${file}: y has ${count} labels for ${n} images`);
   const pixels = sharedBytes(n * 3072);
@@ -63,7 +77,8 @@ export function readSvhnMat(file: string, name = path.basename(file)): MemoryDat
   const src = X.data;
   for (let i = 0; i < n; i++) {
     const raw = y.data[i];
-    if (!(Number.isInteger(raw) && raw >= 1 && raw <= 10)) throw new DataError("corrupt", `${file}: label ${raw} of image ${i} outside 1..10`);
+    if (!(Number.isInteger(raw) && raw >= 1 && raw <= 10))
+      throw new DataError("corrupt", `${file}: label ${raw} of image ${i} outside 1..10`);
     labels[i] = raw === 10 ? 0 : raw;
     // Column-major X(row, col, ch, i) → planar CHW row-major.
     const base = i * 3072;
@@ -75,5 +90,13 @@ export function readSvhnMat(file: string, name = path.basename(file)): MemoryDat
     }
   }
   const classNames = Array.from({ length: 10 }, (_, d) => String(d));
-  return new MemoryDataset({ name, width: 32, height: 32, numClasses: 10, classNames, pixels, labels });
+  return new MemoryDataset({
+    name,
+    width: 32,
+    height: 32,
+    numClasses: 10,
+    classNames,
+    pixels,
+    labels,
+  });
 }

@@ -22,7 +22,11 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error("worker.ts must run as a worker thread");
   const dataset = await openSource(init.source);
-  const filler = new BatchFiller(dataset, new Augmenter(init.augment), { seed: init.seed, views: init.views, mixupAlpha: init.mixupAlpha });
+  const filler = new BatchFiller(dataset, new Augmenter(init.augment), {
+    seed: init.seed,
+    views: init.views,
+    mixupAlpha: init.mixupAlpha,
+  });
   // Serialise requests: one batch at a time per worker keeps memory bounded and output order irrelevant.
   let queue = Promise.resolve();
   port.on("message", (req: WorkerRequest) => {
@@ -33,7 +37,11 @@ async function main(): Promise<void> {
         reply = { id: req.id, mixup: mix };
       } catch (e) {
         const err = e as Error;
-        reply = { id: req.id, error: err.message, errorCode: e instanceof DataError ? e.code : undefined };
+        reply = {
+          id: req.id,
+          error: err.message,
+          errorCode: e instanceof DataError ? e.code : undefined,
+        };
       }
       port.postMessage(reply);
     });

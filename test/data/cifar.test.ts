@@ -3,11 +3,23 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { tempDir, SHARED_CIFAR10 } from "./helpers.js";
-import { loadCifar10, loadCifar100, CIFAR10, CIFAR100, checkCifar, readCifarFiles } from "../../src/data/cifar.js";
+import {
+  loadCifar10,
+  loadCifar100,
+  CIFAR10,
+  CIFAR100,
+  checkCifar,
+  readCifarFiles,
+} from "../../src/data/cifar.js";
 import { loadCifar10Sample } from "../../src/data/sample.js";
 import { DataError } from "../../src/data/errors.js";
 
-function writeRecords(file: string, n: number, labelBytes: 1 | 2, label: (i: number) => number[]): void {
+function writeRecords(
+  file: string,
+  n: number,
+  labelBytes: 1 | 2,
+  label: (i: number) => number[],
+): void {
   const rec = labelBytes + 3072;
   const buf = Buffer.alloc(n * rec);
   for (let i = 0; i < n; i++) {
@@ -37,22 +49,30 @@ test("embedded CIFAR-10 sample: 2000 balanced train images, 1000 test images, fo
   }
 });
 
-test("CIFAR-10 reader matches the shared full dataset where present", { skip: !fs.existsSync(SHARED_CIFAR10) }, () => {
-  const ds = loadCifar10({ split: "test", dir: SHARED_CIFAR10 });
-  assert.equal(ds.size, 10000);
-  const raw = fs.readFileSync(path.join(SHARED_CIFAR10, "test_batch.bin")).subarray(0, 3073);
-  assert.equal(ds.labels[0], raw[0]);
-  assert.deepEqual(Buffer.from(ds.record(0)), raw.subarray(1));
-  const sample = loadCifar10Sample("test");
-  assert.deepEqual(Buffer.from(sample.pixels), Buffer.from(ds.pixels.subarray(0, 1000 * 3072)));
-});
+test(
+  "CIFAR-10 reader matches the shared full dataset where present",
+  { skip: !fs.existsSync(SHARED_CIFAR10) },
+  () => {
+    const ds = loadCifar10({ split: "test", dir: SHARED_CIFAR10 });
+    assert.equal(ds.size, 10000);
+    const raw = fs.readFileSync(path.join(SHARED_CIFAR10, "test_batch.bin")).subarray(0, 3073);
+    assert.equal(ds.labels[0], raw[0]);
+    assert.deepEqual(Buffer.from(ds.record(0)), raw.subarray(1));
+    const sample = loadCifar10Sample("test");
+    assert.deepEqual(Buffer.from(sample.pixels), Buffer.from(ds.pixels.subarray(0, 1000 * 3072)));
+  },
+);
 
 test("missing CIFAR says where it looked and how to download it", () => {
   const dir = tempDir("nocifar");
   assert.throws(
     () => loadCifar10({ split: "train", dir }),
     (e: unknown) =>
-      e instanceof DataError && e.code === "missing" && e.message.includes(dir) && e.message.includes("divco data get cifar10") && e.message.includes(CIFAR10.url),
+      e instanceof DataError &&
+      e.code === "missing" &&
+      e.message.includes(dir) &&
+      e.message.includes("divco data get cifar10") &&
+      e.message.includes(CIFAR10.url),
   );
   assert.throws(() => loadCifar10({ split: "val" as never, dir }), /no split "val"/);
 });
@@ -62,7 +82,12 @@ test("truncated CIFAR file: error names file, expected and actual size", () => {
   writeRecords(path.join(dir, "test_batch.bin"), 10, 1, () => [1]);
   assert.throws(
     () => loadCifar10({ split: "test", dir }),
-    (e: unknown) => e instanceof DataError && e.code === "truncated" && e.message.includes("test_batch.bin") && e.message.includes("30730000") && e.message.includes("30730 "),
+    (e: unknown) =>
+      e instanceof DataError &&
+      e.code === "truncated" &&
+      e.message.includes("test_batch.bin") &&
+      e.message.includes("30730000") &&
+      e.message.includes("30730 "),
   );
   const check = checkCifar(CIFAR10, dir);
   const t = check.files.find((f) => f.file.endsWith("test_batch.bin"));
@@ -85,7 +110,11 @@ test("CIFAR-100: fine and coarse labels from the two label bytes; bad labels nam
   const bad = path.join(dir, "bad.bin");
   writeRecords(bad, 3, 2, (i) => [0, i === 2 ? 140 : 5]);
   assert.throws(
-    () => readCifarFiles([{ path: bad }], { name: "x", labelBytes: 2, labelIndex: 1, numClasses: 100 }),
-    (e: unknown) => e instanceof DataError && e.code === "corrupt" && /bad\.bin: record 2 has label 140, expected 0\.\.99/.test(e.message),
+    () =>
+      readCifarFiles([{ path: bad }], { name: "x", labelBytes: 2, labelIndex: 1, numClasses: 100 }),
+    (e: unknown) =>
+      e instanceof DataError &&
+      e.code === "corrupt" &&
+      /bad\.bin: record 2 has label 140, expected 0\.\.99/.test(e.message),
   );
 });

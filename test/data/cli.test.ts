@@ -8,7 +8,10 @@ import { runData } from "../../src/cli/data.js";
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const code = await runData(argv, { log: (s) => (out += s + "\n"), err: (s) => (err += s + "\n") });
+  const code = await runData(argv, {
+    log: (s) => (out += s + "\n"),
+    err: (s) => (err += s + "\n"),
+  });
   return { code, out, err };
 }
 
@@ -38,19 +41,30 @@ test("divco data check: missing data exits 1 naming where it looked; truncated f
   assert.equal(imagenet.code, 1);
 });
 
-test("divco data check on the full CIFAR-10 and info work offline", { skip: !fs.existsSync(SHARED_CIFAR10) }, async () => {
-  const ok = await run("check", "cifar10", "--dir", SHARED_CIFAR10);
-  assert.equal(ok.code, 0, ok.err);
-  assert.match(ok.out, /ok   data_batch_1\.bin: 30730000 bytes \(10000 images, 10 classes\)/);
-  const info = await run("info", "--dir", path.dirname(SHARED_CIFAR10));
-  assert.equal(info.code, 0);
-  assert.match(info.out, /cifar10 +present/);
-  assert.match(info.out, /cifar10-sample \(embedded\) 2000 train \+ 1000 test/);
-});
+test(
+  "divco data check on the full CIFAR-10 and info work offline",
+  { skip: !fs.existsSync(SHARED_CIFAR10) },
+  async () => {
+    const ok = await run("check", "cifar10", "--dir", SHARED_CIFAR10);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /ok   data_batch_1\.bin: 30730000 bytes \(10000 images, 10 classes\)/);
+    const info = await run("info", "--dir", path.dirname(SHARED_CIFAR10));
+    assert.equal(info.code, 0);
+    assert.match(info.out, /cifar10 +present/);
+    assert.match(info.out, /cifar10-sample \(embedded\) 2000 train \+ 1000 test/);
+  },
+);
 
 test("divco data get offline fails with the URL and the directory (exit 1)", async () => {
   const dir = tempDir("cliget");
-  const r = await run("get", "cifar10", "--dir", dir, "--archive", path.join(dir, "missing.tar.gz"));
+  const r = await run(
+    "get",
+    "cifar10",
+    "--dir",
+    dir,
+    "--archive",
+    path.join(dir, "missing.tar.gz"),
+  );
   assert.equal(r.code, 1);
   assert.match(r.err, /missing\.tar\.gz not found/);
 });

@@ -25,7 +25,10 @@ async function fakeArchive(): Promise<{ spec: CifarSpec; archive: string }> {
   const spec: CifarSpec = {
     ...CIFAR10,
     md5: await fileMd5(archive),
-    files: { train: [{ file: "data_batch_1.bin", records: 2 }], test: [{ file: "test_batch.bin", records: 2 }] },
+    files: {
+      train: [{ file: "data_batch_1.bin", records: 2 }],
+      test: [{ file: "test_batch.bin", records: 2 }],
+    },
   };
   return { spec, archive };
 }
@@ -38,7 +41,10 @@ async function serve(file: string): Promise<{ url: string; close: () => Promise<
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 const leftovers = (dir: string) => fs.readdirSync(dir).filter((f) => f.startsWith(".divco-"));
@@ -67,7 +73,11 @@ test("get: wrong checksum installs nothing and says which digest was expected", 
     const root = tempDir("md5");
     await assert.rejects(
       getCifar({ ...spec, url: srv.url, md5: "0".repeat(32) }, { dir: root }),
-      (e: unknown) => e instanceof DataError && e.code === "checksum" && e.message.includes("0".repeat(32)) && e.message.includes(spec.md5),
+      (e: unknown) =>
+        e instanceof DataError &&
+        e.code === "checksum" &&
+        e.message.includes("0".repeat(32)) &&
+        e.message.includes(spec.md5),
     );
     assert.equal(fs.existsSync(path.join(root, CIFAR10.folder)), false);
     assert.deepEqual(leftovers(root), []);
@@ -83,7 +93,11 @@ test("get offline fails fast naming the URL and the directory; --archive works w
   const t0 = Date.now();
   await assert.rejects(
     getCifar({ ...spec, url }, { dir: root, timeoutSeconds: 5 }),
-    (e: unknown) => e instanceof DataError && e.code === "network" && e.message.includes(url) && e.message.includes(root),
+    (e: unknown) =>
+      e instanceof DataError &&
+      e.code === "network" &&
+      e.message.includes(url) &&
+      e.message.includes(root),
   );
   assert.ok(Date.now() - t0 < 5000);
   assert.deepEqual(leftovers(root), []);

@@ -4,14 +4,25 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 
 /** Repository root, from the compiled location dist/test/data/helpers.js. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const REPO_ROOT = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "..",
+);
 
 export function repoPath(...parts: string[]): string {
   return path.join(REPO_ROOT, ...parts);
 }
 
 /** Full CIFAR-10 used by some tests when present (never required). */
-export const SHARED_CIFAR10 = path.resolve(REPO_ROOT, "..", "shared", "data", "cifar-10-batches-bin");
+export const SHARED_CIFAR10 = path.resolve(
+  REPO_ROOT,
+  "..",
+  "shared",
+  "data",
+  "cifar-10-batches-bin",
+);
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `divco-${prefix}-`));

@@ -22,11 +22,21 @@ async function makeFolder(): Promise<string> {
         const w = 40 + 7 * i;
         const h = 30 + 11 * i;
         const px = Buffer.alloc(w * h * 4);
-        for (let p = 0; p < w * h; p++) px.set([(p * 3 + k * 40) % 256, (p * 7) % 256, (k * 60) % 256, 200], p * 4);
+        for (let p = 0; p < w * h; p++)
+          px.set([(p * 3 + k * 40) % 256, (p * 7) % 256, (k * 60) % 256, 200], p * 4);
         const img = sharp(px, { raw: { width: w, height: h, channels: 4 } });
-        if (i === 0) await img.removeAlpha().jpeg({ quality: 90 }).toFile(path.join(dir, `img${i}.JPEG`));
+        if (i === 0)
+          await img
+            .removeAlpha()
+            .jpeg({ quality: 90 })
+            .toFile(path.join(dir, `img${i}.JPEG`));
         else if (i === 1) await img.png().toFile(path.join(dir, `img${i}.png`));
-        else await img.removeAlpha().toColourspace("b-w").png().toFile(path.join(dir, `img${i}.png`));
+        else
+          await img
+            .removeAlpha()
+            .toColourspace("b-w")
+            .png()
+            .toFile(path.join(dir, `img${i}.png`));
       }
       fs.writeFileSync(path.join(dir, "notes.txt"), "not an image");
     }
@@ -44,14 +54,33 @@ test("image folder: sorted classes, all image types decode to RGB; train/eval ge
     const img = await ds.getImage(i);
     assert.equal(img.data.length, img.width * img.height * 3);
   }
-  const a = await ds.loadCropped(1, { kind: "randomResized", size: 24, scale: [0.1, 1], ratio: [3 / 4, 4 / 3] }, Rng.fromKeys(1));
-  const b = await ds.loadCropped(1, { kind: "randomResized", size: 24, scale: [0.1, 1], ratio: [3 / 4, 4 / 3] }, Rng.fromKeys(1));
+  const a = await ds.loadCropped(
+    1,
+    { kind: "randomResized", size: 24, scale: [0.1, 1], ratio: [3 / 4, 4 / 3] },
+    Rng.fromKeys(1),
+  );
+  const b = await ds.loadCropped(
+    1,
+    { kind: "randomResized", size: 24, scale: [0.1, 1], ratio: [3 / 4, 4 / 3] },
+    Rng.fromKeys(1),
+  );
   assert.deepEqual([a.width, a.height], [24, 24]);
   assert.deepEqual(a.data, b.data);
-  const e = await ds.loadCropped(4, { kind: "resizeCenter", size: 24, resize: Math.trunc(1.15 * 24) }, Rng.fromKeys(0));
+  const e = await ds.loadCropped(
+    4,
+    { kind: "resizeCenter", size: 24, resize: Math.trunc(1.15 * 24) },
+    Rng.fromKeys(0),
+  );
   assert.deepEqual([e.width, e.height], [24, 24]);
-  assert.throws(() => ImageFolderDataset.open(root, "test"), (err: unknown) => err instanceof DataError && /no split "test" \(found: train, val\)/.test(err.message));
-  assert.throws(() => ImageFolderDataset.open(path.join(root, "nope"), "train"), (err: unknown) => err instanceof DataError && err.code === "missing");
+  assert.throws(
+    () => ImageFolderDataset.open(root, "test"),
+    (err: unknown) =>
+      err instanceof DataError && /no split "test" \(found: train, val\)/.test(err.message),
+  );
+  assert.throws(
+    () => ImageFolderDataset.open(path.join(root, "nope"), "train"),
+    (err: unknown) => err instanceof DataError && err.code === "missing",
+  );
 });
 
 test("image folder through the loader: 0 and 2 workers agree; a corrupt image fails with its path", async () => {
@@ -59,7 +88,15 @@ test("image folder through the loader: 0 and 2 workers agree; a corrupt image fa
   const ds = ImageFolderDataset.open(root, "train");
   const augment = presetAugmentation("imagenet", { train: true, cropSize: 24 });
   const run = async (workers: number) => {
-    const l = new MultiViewLoader({ dataset: ds, augment, batchSize: 3, views: 2, seed: 5, workers, mixupAlpha: 0.2 });
+    const l = new MultiViewLoader({
+      dataset: ds,
+      augment,
+      batchSize: 3,
+      views: 2,
+      seed: 5,
+      workers,
+      mixupAlpha: 0.2,
+    });
     const out: Batch[] = [];
     try {
       for await (const b of l.epoch(0)) out.push(copyBatch(b));
@@ -79,7 +116,11 @@ test("image folder through the loader: 0 and 2 workers agree; a corrupt image fa
   const bad = path.join(root, "train", "dog", "img0.JPEG");
   fs.writeFileSync(bad, Buffer.from("this is not a jpeg"));
   const broken = ImageFolderDataset.open(root, "train");
-  await assert.rejects(broken.getImage(3), (err: unknown) => err instanceof DataError && err.code === "corrupt" && err.message.includes(bad));
+  await assert.rejects(
+    broken.getImage(3),
+    (err: unknown) =>
+      err instanceof DataError && err.code === "corrupt" && err.message.includes(bad),
+  );
   const l = new MultiViewLoader({ dataset: broken, augment, batchSize: 6, seed: 1, workers: 1 });
   try {
     await assert.rejects(

@@ -18,7 +18,9 @@ interface Case {
   output: string;
 }
 const fixture = JSON.parse(
-  zlib.gunzipSync(fs.readFileSync(repoPath("test", "fixtures", "data", "pillow_ops.json.gz"))).toString("ascii"),
+  zlib
+    .gunzipSync(fs.readFileSync(repoPath("test", "fixtures", "data", "pillow_ops.json.gz")))
+    .toString("ascii"),
 ) as { inputs: string[]; cases: Case[] };
 
 const inputs: RgbImage[] = fixture.inputs.map((b64) => ({
@@ -70,10 +72,17 @@ for (const [op, cases] of byOp) {
       const want = new Uint8Array(Buffer.from(c.output, "base64"));
       const got = run(c).data;
       const { max, count } = maxAbsDiff(got, want);
-      assert.ok(max <= 1, `${op} ${JSON.stringify(c.args)} input ${c.input}: max diff ${max} over ${count} values`);
+      assert.ok(
+        max <= 1,
+        `${op} ${JSON.stringify(c.args)} input ${c.input}: max diff ${max} over ${count} values`,
+      );
       if (max === 0) exact++;
     }
     // Every op here is expected to be bit-exact; keep the stronger check so regressions show.
-    assert.equal(exact, cases.length, `${op}: ${cases.length - exact} cases not bit-exact (still within 1 level)`);
+    assert.equal(
+      exact,
+      cases.length,
+      `${op}: ${cases.length - exact} cases not bit-exact (still within 1 level)`,
+    );
   });
 }

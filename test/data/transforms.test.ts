@@ -4,9 +4,25 @@ import * as fs from "node:fs";
 import { repoPath } from "./helpers.js";
 import { Rng } from "../../src/data/prng.js";
 import { newImage, type RgbImage } from "../../src/data/image.js";
-import { padRandomCrop, hflip, randomResizedCropBox, pyRound, centerCropBox, shorterSideSize } from "../../src/data/transforms/crop_flip.js";
-import { autoAugment, autoAugmentOp, AUTOAUGMENT_POLICIES, AUTOAUGMENT_RANGES } from "../../src/data/transforms/autoaugment.js";
-import { parseRandAugment, randAugment, RAND_INCREASING_TRANSFORMS } from "../../src/data/transforms/randaugment.js";
+import {
+  padRandomCrop,
+  hflip,
+  randomResizedCropBox,
+  pyRound,
+  centerCropBox,
+  shorterSideSize,
+} from "../../src/data/transforms/crop_flip.js";
+import {
+  autoAugment,
+  autoAugmentOp,
+  AUTOAUGMENT_POLICIES,
+  AUTOAUGMENT_RANGES,
+} from "../../src/data/transforms/autoaugment.js";
+import {
+  parseRandAugment,
+  randAugment,
+  RAND_INCREASING_TRANSFORMS,
+} from "../../src/data/transforms/randaugment.js";
 import { randomErasing } from "../../src/data/transforms/erasing.js";
 import { normalizeTable } from "../../src/data/transforms/normalize.js";
 import { sampleMixup, applyMixup, softTargets } from "../../src/data/transforms/targets.js";
@@ -16,7 +32,8 @@ import { DataError } from "../../src/data/errors.js";
 
 function gradientImage(w = 32, h = 32): RgbImage {
   const img = newImage(w, h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) img.data.set([x * 7, y * 7, (x + y) * 3], (y * w + x) * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) img.data.set([x * 7, y * 7, (x + y) * 3], (y * w + x) * 3);
   return img;
 }
 
@@ -25,8 +42,14 @@ test("prng: same keys give the same stream, different keys differ; below() is in
   const b = Rng.fromKeys(1, 2, 3);
   const c = Rng.fromKeys(1, 2, 4);
   const sa = Array.from({ length: 8 }, () => a.nextU32());
-  assert.deepEqual(sa, Array.from({ length: 8 }, () => b.nextU32()));
-  assert.notDeepEqual(sa, Array.from({ length: 8 }, () => c.nextU32()));
+  assert.deepEqual(
+    sa,
+    Array.from({ length: 8 }, () => b.nextU32()),
+  );
+  assert.notDeepEqual(
+    sa,
+    Array.from({ length: 8 }, () => c.nextU32()),
+  );
   const r = Rng.fromKeys(9);
   const counts = new Array(7).fill(0);
   for (let i = 0; i < 7000; i++) counts[r.below(7)]++;
@@ -79,7 +102,8 @@ test("AutoAugment: tables equal DeepVoltaire's linspace values; every op runs at
   assert.equal(AUTOAUGMENT_RANGES.translateX[9], 150 / 331);
   assert.ok(Math.abs(AUTOAUGMENT_RANGES.solarize[1] - 227.55555555555554) < 1e-12);
   assert.deepEqual(AUTOAUGMENT_RANGES.posterize, [8, 8, 7, 7, 6, 6, 5, 5, 4, 4]);
-  for (const name of ["cifar10", "imagenet", "svhn"] as const) assert.equal(AUTOAUGMENT_POLICIES[name].length, 25);
+  for (const name of ["cifar10", "imagenet", "svhn"] as const)
+    assert.equal(AUTOAUGMENT_POLICIES[name].length, 25);
   const img = gradientImage();
   const rng = Rng.fromKeys(11);
   for (const op of Object.keys(AUTOAUGMENT_RANGES) as (keyof typeof AUTOAUGMENT_RANGES)[]) {
@@ -88,8 +112,14 @@ test("AutoAugment: tables equal DeepVoltaire's linspace values; every op runs at
       assert.equal(out.data.length, img.data.length);
     }
   }
-  assert.throws(() => autoAugmentOp(img, "rotate", 10, rng), (e: unknown) => e instanceof DataError && /0\.\.9/.test(e.message));
-  assert.throws(() => autoAugment(img, "mnist" as never, rng), /unknown AutoAugment policy "mnist"/);
+  assert.throws(
+    () => autoAugmentOp(img, "rotate", 10, rng),
+    (e: unknown) => e instanceof DataError && /0\.\.9/.test(e.message),
+  );
+  assert.throws(
+    () => autoAugment(img, "mnist" as never, rng),
+    /unknown AutoAugment policy "mnist"/,
+  );
 });
 
 test("AutoAugment is a pure function of the RNG stream and leaves its input untouched", () => {
@@ -105,26 +135,49 @@ test("AutoAugment is a pure function of the RNG stream and leaves its input unto
 
 test("RandAugment strings parse like timm; bad strings and magnitudes are errors", () => {
   const c = parseRandAugment("rand-m9-mstd0.5");
-  assert.deepEqual([c.magnitude, c.numLayers, c.magnitudeStd, c.increasing, c.ops.length], [9, 2, 0.5, false, 15]);
+  assert.deepEqual(
+    [c.magnitude, c.numLayers, c.magnitudeStd, c.increasing, c.ops.length],
+    [9, 2, 0.5, false, 15],
+  );
   const d = parseRandAugment("rand-m6-mstd0.5-n2");
   assert.equal(d.magnitude, 6);
   assert.deepEqual(parseRandAugment("rand-m9-n3-inc1").ops, RAND_INCREASING_TRANSFORMS);
   assert.equal(parseRandAugment("rand-w0").weightIndex, 0);
-  for (const bad of ["rand-m11", "rand-m-1", "augmix-m5", "rand-x3", "rand-m9.5", "rand-mstd-1", "rand-inc", "rand-w1"]) {
-    assert.throws(() => parseRandAugment(bad), (e: unknown) => e instanceof DataError && e.code === "argument" && e.message.includes(bad), bad);
+  for (const bad of [
+    "rand-m11",
+    "rand-m-1",
+    "augmix-m5",
+    "rand-x3",
+    "rand-m9.5",
+    "rand-mstd-1",
+    "rand-inc",
+    "rand-w1",
+  ]) {
+    assert.throws(
+      () => parseRandAugment(bad),
+      (e: unknown) => e instanceof DataError && e.code === "argument" && e.message.includes(bad),
+      bad,
+    );
   }
   const img = gradientImage();
   for (const cfgStr of ["rand-m9-mstd0.5", "rand-m9-n3-inc1-mstd1", "rand-m10-w0"]) {
     const cfg = parseRandAugment(cfgStr);
     for (let s = 0; s < 40; s++) {
       const a = randAugment(img, cfg, Rng.fromKeys(s), { fill: [124, 116, 104] });
-      assert.deepEqual(a.data, randAugment(img, cfg, Rng.fromKeys(s), { fill: [124, 116, 104] }).data);
+      assert.deepEqual(
+        a.data,
+        randAugment(img, cfg, Rng.fromKeys(s), { fill: [124, 116, 104] }).data,
+      );
     }
   }
 });
 
 test("random erasing: zero box of the requested area/ratio range, with probability p", () => {
-  const params = { p: 0.5, scale: [0.125, 0.2] as [number, number], ratio: [0.99, 1] as [number, number] };
+  const params = {
+    p: 0.5,
+    scale: [0.125, 0.2] as [number, number],
+    ratio: [0.99, 1] as [number, number],
+  };
   const rng = Rng.fromKeys(21);
   let erased = 0;
   for (let k = 0; k < 400; k++) {
@@ -137,17 +190,24 @@ test("random erasing: zero box of the requested area/ratio range, with probabili
     erased++;
     const zeros = data.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
     assert.equal(zeros, 3 * box.height * box.width);
-    assert.ok(box.height * box.width >= 0.11 * 1024 && box.height * box.width <= 0.21 * 1024, `area ${box.height}x${box.width}`);
+    assert.ok(
+      box.height * box.width >= 0.11 * 1024 && box.height * box.width <= 0.21 * 1024,
+      `area ${box.height}x${box.width}`,
+    );
   }
   assert.ok(erased > 160 && erased < 240, `erased ${erased}/400`);
 });
 
 test("normalisation equals torchvision ToTensor+Normalize bit for bit (fixture)", () => {
-  const fx = JSON.parse(fs.readFileSync(repoPath("test", "fixtures", "data", "normalize_torchvision.json"), "utf8")) as Record<string, string>;
+  const fx = JSON.parse(
+    fs.readFileSync(repoPath("test", "fixtures", "data", "normalize_torchvision.json"), "utf8"),
+  ) as Record<string, string>;
   for (const kind of ["cifar10", "cifar100", "svhn", "imagenet"] as DatasetKind[]) {
     const want = new Float32Array(new Uint8Array(Buffer.from(fx[kind], "base64")).buffer);
     const table = normalizeTable(NORMALIZATION[kind].mean, NORMALIZATION[kind].std);
-    for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) assert.equal(table[c][v], want[c * 256 + v], `${kind} c${c} v${v}`);
+    for (let c = 0; c < 3; c++)
+      for (let v = 0; v < 256; v++)
+        assert.equal(table[c][v], want[c * 256 + v], `${kind} c${c} v${v}`);
   }
 });
 
@@ -160,8 +220,14 @@ test("mixup: one λ and permutation; targets follow REFERENCE §10.19 label smoo
   applyMixup(view, 2, fixed);
   assert.deepEqual([...view], [1.75, 1.75, 1.25, 1.25, 3.75, 3.75, 3.25, 3.25]);
   const t = softTargets(new Int32Array([2]), 4, 0.1);
-  assert.deepEqual([...t].map((v) => +v.toFixed(6)), [0.025, 0.025, 0.925, 0.025]);
-  const tm = softTargets(new Int32Array([0, 1]), 2, 0, { lambda: 0.75, perm: new Int32Array([1, 0]) });
+  assert.deepEqual(
+    [...t].map((v) => +v.toFixed(6)),
+    [0.025, 0.025, 0.925, 0.025],
+  );
+  const tm = softTargets(new Int32Array([0, 1]), 2, 0, {
+    lambda: 0.75,
+    perm: new Int32Array([1, 0]),
+  });
   assert.deepEqual([...tm], [0.75, 0.25, 0.25, 0.75]);
   assert.throws(() => sampleMixup(Rng.fromKeys(1), 4, 0), /alpha/);
 });
@@ -176,9 +242,19 @@ test("presets encode REFERENCE §6: CIFAR-10 always AA+erasing (0.125,0.2); Imag
   const inet = presetAugmentation("imagenet", { train: false, cropSize: 224 });
   assert.deepEqual(inet.crop, { kind: "resizeCenter", size: 224, resize: 257 });
   const ra = presetAugmentation("imagenet", { train: true, randaugment: "rand-m9-mstd0.5" });
-  assert.deepEqual(ra.policy, { kind: "randaugment", config: "rand-m9-mstd0.5", fill: [124, 116, 104] });
-  assert.throws(() => presetAugmentation("imagenet", { train: true, randaugment: "rand-q1" }), /unknown section "q1"/);
-  assert.throws(() => presetAugmentation("mnist" as DatasetKind, { train: true }), /unknown dataset "mnist"/);
+  assert.deepEqual(ra.policy, {
+    kind: "randaugment",
+    config: "rand-m9-mstd0.5",
+    fill: [124, 116, 104],
+  });
+  assert.throws(
+    () => presetAugmentation("imagenet", { train: true, randaugment: "rand-q1" }),
+    /unknown section "q1"/,
+  );
+  assert.throws(
+    () => presetAugmentation("mnist" as DatasetKind, { train: true }),
+    /unknown dataset "mnist"/,
+  );
   const aug = new Augmenter(c10);
   const out = new Float32Array(3072);
   aug.run(gradientImage(), out, 0, Rng.fromKeys(0));

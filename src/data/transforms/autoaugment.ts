@@ -154,7 +154,10 @@ export const AUTOAUGMENT_FILL: P.Rgb = [128, 128, 128];
 
 export function assertAutoAugmentPolicy(name: string): asserts name is AutoAugmentPolicyName {
   if (!(name in AUTOAUGMENT_POLICIES)) {
-    throw new DataError("argument", `unknown AutoAugment policy "${name}" (known: ${Object.keys(AUTOAUGMENT_POLICIES).join(", ")})`);
+    throw new DataError(
+      "argument",
+      `unknown AutoAugment policy "${name}" (known: ${Object.keys(AUTOAUGMENT_POLICIES).join(", ")})`,
+    );
   }
 }
 
@@ -162,11 +165,20 @@ export function assertAutoAugmentPolicy(name: string): asserts name is AutoAugme
  * One AutoAugment op at magnitude index 0..9 (DeepVoltaire's `_image_ops`).
  * Draws a sign from `rng` for the signed ops.
  */
-export function autoAugmentOp(img: RgbImage, op: AutoAugmentOp, magnitudeIndex: number, rng: Rng, fill: P.Rgb = AUTOAUGMENT_FILL): RgbImage {
+export function autoAugmentOp(
+  img: RgbImage,
+  op: AutoAugmentOp,
+  magnitudeIndex: number,
+  rng: Rng,
+  fill: P.Rgb = AUTOAUGMENT_FILL,
+): RgbImage {
   const table = AUTOAUGMENT_RANGES[op];
   if (!table) throw new DataError("argument", `unknown AutoAugment op "${op}"`);
   if (!Number.isInteger(magnitudeIndex) || magnitudeIndex < 0 || magnitudeIndex > 9) {
-    throw new DataError("argument", `AutoAugment magnitude index for ${op} must be an integer 0..9, got ${magnitudeIndex}`);
+    throw new DataError(
+      "argument",
+      `AutoAugment magnitude index for ${op} must be an integer 0..9, got ${magnitudeIndex}`,
+    );
   }
   const m = table[magnitudeIndex];
   switch (op) {
@@ -203,7 +215,12 @@ export function autoAugmentOp(img: RgbImage, op: AutoAugmentOp, magnitudeIndex: 
 }
 
 /** Applies one uniformly drawn sub-policy of `policy` to `img`. */
-export function autoAugment(img: RgbImage, policy: AutoAugmentPolicyName, rng: Rng, fill: P.Rgb = AUTOAUGMENT_FILL): RgbImage {
+export function autoAugment(
+  img: RgbImage,
+  policy: AutoAugmentPolicyName,
+  rng: Rng,
+  fill: P.Rgb = AUTOAUGMENT_FILL,
+): RgbImage {
   const subs = AUTOAUGMENT_POLICIES[policy];
   if (!subs) assertAutoAugmentPolicy(policy);
   const [p1, op1, m1, p2, op2, m2] = subs[rng.below(subs.length)];

@@ -23,7 +23,13 @@ export function padRandomCrop(img: RgbImage, rng: Rng, size: number, padding: nu
 }
 
 /** Copies the window [top, top+h) × [left, left+w); pixels outside the source are 0. */
-export function cropWithZeroFill(img: RgbImage, top: number, left: number, h: number, w: number): RgbImage {
+export function cropWithZeroFill(
+  img: RgbImage,
+  top: number,
+  left: number,
+  h: number,
+  w: number,
+): RgbImage {
   const out = newImage(w, h);
   const s = img.data;
   const d = out.data;
@@ -116,14 +122,23 @@ export function randomResizedCropBox(
     w = width;
     h = height;
   }
-  return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
+  return {
+    top: Math.floor((height - h) / 2),
+    left: Math.floor((width - w) / 2),
+    height: h,
+    width: w,
+  };
 }
 
 /**
  * transforms.Resize(size) with an int: the shorter side becomes `size`, the
  * longer keeps the aspect ratio (truncated, as torchvision does).
  */
-export function shorterSideSize(width: number, height: number, size: number): { width: number; height: number } {
+export function shorterSideSize(
+  width: number,
+  height: number,
+  size: number,
+): { width: number; height: number } {
   if (width <= height) return { width: size, height: Math.trunc((size * height) / width) };
   return { width: Math.trunc((size * width) / height), height: size };
 }

@@ -21,8 +21,10 @@ export interface ErasedBox {
 export function validateErasing(e: ErasingParams): void {
   const bad = (msg: string) => new DataError("argument", `random erasing: ${msg}`);
   if (!(e.p >= 0 && e.p <= 1)) throw bad(`p must be in [0, 1], got ${e.p}`);
-  if (!(e.scale[0] > 0 && e.scale[0] <= e.scale[1] && e.scale[1] <= 1)) throw bad(`scale must satisfy 0 < lo ≤ hi ≤ 1, got (${e.scale})`);
-  if (!(e.ratio[0] > 0 && e.ratio[0] <= e.ratio[1])) throw bad(`ratio must satisfy 0 < lo ≤ hi, got (${e.ratio})`);
+  if (!(e.scale[0] > 0 && e.scale[0] <= e.scale[1] && e.scale[1] <= 1))
+    throw bad(`scale must satisfy 0 < lo ≤ hi ≤ 1, got (${e.scale})`);
+  if (!(e.ratio[0] > 0 && e.ratio[0] <= e.ratio[1]))
+    throw bad(`ratio must satisfy 0 < lo ≤ hi, got (${e.ratio})`);
 }
 
 /** Erases (sets to `value`) one random box of the CHW image at data[offset…]; returns the box or null. */
@@ -50,7 +52,8 @@ export function randomErasing(
     const left = rng.below(width - w + 1);
     for (let c = 0; c < channels; c++) {
       const plane = offset + c * area;
-      for (let y = top; y < top + h; y++) data.fill(value, plane + y * width + left, plane + y * width + left + w);
+      for (let y = top; y < top + h; y++)
+        data.fill(value, plane + y * width + left, plane + y * width + left + w);
     }
     return { top, left, height: h, width: w };
   }

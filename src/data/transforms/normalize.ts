@@ -22,7 +22,12 @@ export function normalizeTable(mean: Triple, std: Triple): NormalizeTable {
 }
 
 /** Writes `img` as normalised CHW floats into out[offset … offset + 3·H·W). */
-export function writeNormalizedChw(img: RgbImage, table: NormalizeTable, out: Float32Array, offset: number): void {
+export function writeNormalizedChw(
+  img: RgbImage,
+  table: NormalizeTable,
+  out: Float32Array,
+  offset: number,
+): void {
   const plane = img.width * img.height;
   const s = img.data;
   const [t0, t1, t2] = table;

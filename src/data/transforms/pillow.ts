@@ -35,7 +35,12 @@ function coordC(v: number): number {
  * a4·(y+½) + a5). Pixels mapping outside keep `fill` (Pillow pre-fills the
  * output with fillcolor and passes fill=0 to the C engine).
  */
-export function affine(img: RgbImage, a: readonly number[], resample: Resample, fill: Rgb): RgbImage {
+export function affine(
+  img: RgbImage,
+  a: readonly number[],
+  resample: Resample,
+  fill: Rgb,
+): RgbImage {
   const out = newImage(img.width, img.height, fill);
   if (resample === "nearest") {
     if (a[1] === 0 && a[3] === 0) scaleAffineNearest(img, out, a);
@@ -161,7 +166,12 @@ function affineNearestFloat(src: RgbImage, out: RgbImage, a: readonly number[]):
  * Note Pillow's transform bicubic is the a = −1 cubic (p2 = −v1+v3, ...),
  * with edge clamping inside the image and truncation to uint8.
  */
-function genericAffine(src: RgbImage, out: RgbImage, a: readonly number[], resample: Resample): void {
+function genericAffine(
+  src: RgbImage,
+  out: RgbImage,
+  a: readonly number[],
+  resample: Resample,
+): void {
   const { width: w, height: h } = out;
   const sw = src.width;
   const sh = src.height;
@@ -212,7 +222,8 @@ function genericAffine(src: RgbImage, out: RgbImage, a: readonly number[], resam
         const rowOk = (yy: number) => yy >= 0 && yy < sh;
         const r0 = yclip(iy) * sw * 3;
         for (let b = 0; b < 3; b++) {
-          const row = (r: number) => cubic(s[r + c0 + b], s[r + c1 + b], s[r + c2 + b], s[r + c3 + b], dx);
+          const row = (r: number) =>
+            cubic(s[r + c0 + b], s[r + c1 + b], s[r + c2 + b], s[r + c3 + b], dx);
           const v1 = row(r0);
           const v2 = rowOk(iy + 1) ? row((iy + 1) * sw * 3) : v1;
           const v3 = rowOk(iy + 2) ? row((iy + 2) * sw * 3) : v2;
@@ -239,9 +250,17 @@ export function rotate(img: RgbImage, angleDeg: number, resample: Resample, fill
   const angle = ((angleDeg % 360) + 360) % 360; // Python's float modulo
   const { width: w, height: h } = img;
   if (angle === 0) return { width: w, height: h, data: img.data.slice() };
-  if (angle === 180 || ((angle === 90 || angle === 270) && w === h)) return transposeRotate(img, angle);
+  if (angle === 180 || ((angle === 90 || angle === 270) && w === h))
+    return transposeRotate(img, angle);
   const rad = -(angle * (Math.PI / 180));
-  const m = [round15(Math.cos(rad)), round15(Math.sin(rad)), 0, round15(-Math.sin(rad)), round15(Math.cos(rad)), 0];
+  const m = [
+    round15(Math.cos(rad)),
+    round15(Math.sin(rad)),
+    0,
+    round15(-Math.sin(rad)),
+    round15(Math.cos(rad)),
+    0,
+  ];
   const cx = w / 2;
   const cy = h / 2;
   const m2 = m[0] * -cx + m[1] * -cy + m[2];
@@ -285,7 +304,13 @@ function transposeRotate(img: RgbImage, angle: number): RgbImage {
  * arithmetic `in1 + alpha·(in2 − in1)`, truncated; clamped only when
  * extrapolating (factor outside [0, 1]).
  */
-export function blend(degenerate: Uint8Array, image: Uint8Array, factor: number, width: number, height: number): RgbImage {
+export function blend(
+  degenerate: Uint8Array,
+  image: Uint8Array,
+  factor: number,
+  width: number,
+  height: number,
+): RgbImage {
   const alpha = fround(factor);
   if (alpha === 0) return { width, height, data: degenerate.slice() };
   if (alpha === 1) return { width, height, data: image.slice() };
@@ -381,7 +406,10 @@ export function smooth(img: RgbImage): RgbImage {
 }
 
 /** Applies one 256-entry table per channel (Image.point with a 768-entry lut). */
-export function applyLut(img: RgbImage, luts: readonly [Uint8Array, Uint8Array, Uint8Array] | Uint8Array): RgbImage {
+export function applyLut(
+  img: RgbImage,
+  luts: readonly [Uint8Array, Uint8Array, Uint8Array] | Uint8Array,
+): RgbImage {
   const s = img.data;
   const out = new Uint8Array(s.length);
   const [l0, l1, l2] = luts instanceof Uint8Array ? [luts, luts, luts] : luts;
@@ -394,7 +422,11 @@ export function applyLut(img: RgbImage, luts: readonly [Uint8Array, Uint8Array, 
 }
 
 function channelHistograms(img: RgbImage): [Float64Array, Float64Array, Float64Array] {
-  const hs: [Float64Array, Float64Array, Float64Array] = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
+  const hs: [Float64Array, Float64Array, Float64Array] = [
+    new Float64Array(256),
+    new Float64Array(256),
+    new Float64Array(256),
+  ];
   const s = img.data;
   for (let i = 0; i < s.length; i += 3) {
     hs[0][s[i]]++;
@@ -455,7 +487,8 @@ export function equalize(img: RgbImage): RgbImage {
 
 /** ImageOps.posterize(img, bits): keep the `bits` most significant bits. */
 export function posterize(img: RgbImage, bits: number): RgbImage {
-  if (!Number.isInteger(bits) || bits < 0 || bits > 8) throw new RangeError(`posterize bits must be an integer in [0, 8], got ${bits}`);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 8)
+    throw new RangeError(`posterize bits must be an integer in [0, 8], got ${bits}`);
   const mask = ~(2 ** (8 - bits) - 1) & 0xff;
   const lut = new Uint8Array(256);
   for (let i = 0; i < 256; i++) lut[i] = i & mask;

@@ -8,9 +8,22 @@
 import type { RgbImage } from "../image.js";
 import type { Rng } from "../prng.js";
 import { DataError } from "../errors.js";
-import { NORMALIZATION, ERASING, meanFill, type DatasetKind, type ErasingParams, type Triple, DATASET_KINDS } from "../stats.js";
+import {
+  NORMALIZATION,
+  ERASING,
+  meanFill,
+  type DatasetKind,
+  type ErasingParams,
+  type Triple,
+  DATASET_KINDS,
+} from "../stats.js";
 import { padRandomCrop, randomHorizontalFlip } from "./crop_flip.js";
-import { autoAugment, assertAutoAugmentPolicy, AUTOAUGMENT_FILL, type AutoAugmentPolicyName } from "./autoaugment.js";
+import {
+  autoAugment,
+  assertAutoAugmentPolicy,
+  AUTOAUGMENT_FILL,
+  type AutoAugmentPolicyName,
+} from "./autoaugment.js";
 import { parseRandAugment, randAugment, type RandAugmentConfig } from "./randaugment.js";
 import { normalizeTable, writeNormalizedChw, type NormalizeTable } from "./normalize.js";
 import { randomErasing, validateErasing } from "./erasing.js";
@@ -55,19 +68,34 @@ export interface PresetOptions {
 
 /** The reference's per-dataset pipelines (REFERENCE §6.2–6.4, dataset/factory.py). */
 export function presetAugmentation(kind: DatasetKind, opts: PresetOptions): AugmentConfig {
-  if (!DATASET_KINDS.includes(kind)) throw new DataError("argument", `unknown dataset "${String(kind)}" (known: ${DATASET_KINDS.join(", ")})`);
+  if (!DATASET_KINDS.includes(kind))
+    throw new DataError(
+      "argument",
+      `unknown dataset "${String(kind)}" (known: ${DATASET_KINDS.join(", ")})`,
+    );
   const { mean, std } = NORMALIZATION[kind];
   const eraseP = opts.eraseP ?? ERASING[kind].p;
   const erasing = (on: boolean) => (on && eraseP > 0 ? { ...ERASING[kind], p: eraseP } : null);
   if (opts.randaugment !== undefined && kind !== "imagenet") {
-    throw new DataError("argument", `RandAugment is only part of the ImageNet pipeline in the reference (dataset ${kind})`);
+    throw new DataError(
+      "argument",
+      `RandAugment is only part of the ImageNet pipeline in the reference (dataset ${kind})`,
+    );
   }
   if (opts.randaugment !== undefined && opts.autoaugment === true) {
     throw new DataError("argument", "AutoAugment and RandAugment are mutually exclusive");
   }
   if (kind === "imagenet") {
     const size = opts.cropSize ?? 224;
-    if (!opts.train) return { crop: { kind: "resizeCenter", size, resize: Math.trunc(1.15 * size) }, flip: false, policy: { kind: "none" }, erasing: null, mean, std };
+    if (!opts.train)
+      return {
+        crop: { kind: "resizeCenter", size, resize: Math.trunc(1.15 * size) },
+        flip: false,
+        policy: { kind: "none" },
+        erasing: null,
+        mean,
+        std,
+      };
     let policy: PolicyConfig = { kind: "none" };
     if (opts.randaugment !== undefined) {
       parseRandAugment(opts.randaugment);
@@ -82,22 +110,47 @@ export function presetAugmentation(kind: DatasetKind, opts: PresetOptions): Augm
       std,
     };
   }
-  if (!opts.train) return { crop: { kind: "none" }, flip: false, policy: { kind: "none" }, erasing: null, mean, std };
+  if (!opts.train)
+    return {
+      crop: { kind: "none" },
+      flip: false,
+      policy: { kind: "none" },
+      erasing: null,
+      mean,
+      std,
+    };
   const crop: CropConfig = { kind: "pad", size: 32, padding: 4 };
   switch (kind) {
     case "cifar10": // AutoAugment and erasing are always on for CIFAR-10 (§6.2, §10.7)
-      return { crop, flip: true, policy: { kind: "autoaugment", policy: "cifar10" }, erasing: erasing(true), mean, std };
+      return {
+        crop,
+        flip: true,
+        policy: { kind: "autoaugment", policy: "cifar10" },
+        erasing: erasing(true),
+        mean,
+        std,
+      };
     case "cifar100":
       return {
         crop,
         flip: true,
-        policy: opts.autoaugment ?? true ? { kind: "autoaugment", policy: "cifar10" } : { kind: "none" },
+        policy:
+          (opts.autoaugment ?? true)
+            ? { kind: "autoaugment", policy: "cifar10" }
+            : { kind: "none" },
         erasing: erasing(opts.cutout ?? true),
         mean,
         std,
       };
     default: // svhn
-      return { crop, flip: true, policy: { kind: "autoaugment", policy: "svhn" }, erasing: erasing(true), mean, std };
+      return {
+        crop,
+        flip: true,
+        policy: { kind: "autoaugment", policy: "svhn" },
+        erasing: erasing(true),
+        mean,
+        std,
+      };
   }
 }
 
@@ -111,7 +164,8 @@ export class Augmenter {
     this.config = config;
     validateConfig(config);
     this.table = normalizeTable(config.mean, config.std);
-    this.rand = config.policy.kind === "randaugment" ? parseRandAugment(config.policy.config) : null;
+    this.rand =
+      config.policy.kind === "randaugment" ? parseRandAugment(config.policy.config) : null;
   }
 
   /** Output width/height, or null when it is the dataset's native size (crop "none"). */
@@ -124,16 +178,23 @@ export class Augmenter {
     const crop = this.config.crop;
     if (crop.kind === "none") return img;
     if (crop.kind === "pad") return padRandomCrop(img, rng, crop.size, crop.padding);
-    throw new DataError("argument", `crop "${crop.kind}" needs an image-folder dataset (it resizes while decoding)`);
+    throw new DataError(
+      "argument",
+      `crop "${crop.kind}" needs an image-folder dataset (it resizes while decoding)`,
+    );
   }
 
   /** Flip and policy on the cropped uint8 image. */
   pixelOps(img: RgbImage, rng: Rng): RgbImage {
     let out = this.config.flip ? randomHorizontalFlip(img, rng) : img;
     const policy = this.config.policy;
-    if (policy.kind === "autoaugment") out = autoAugment(out, policy.policy, rng, policy.fill ?? AUTOAUGMENT_FILL);
+    if (policy.kind === "autoaugment")
+      out = autoAugment(out, policy.policy, rng, policy.fill ?? AUTOAUGMENT_FILL);
     else if (policy.kind === "randaugment" && this.rand) {
-      out = randAugment(out, this.rand, rng, { fill: policy.fill, translatePct: policy.translatePct });
+      out = randAugment(out, this.rand, rng, {
+        fill: policy.fill,
+        translatePct: policy.translatePct,
+      });
     }
     return out;
   }
@@ -141,7 +202,8 @@ export class Augmenter {
   /** Normalise into out[offset…] (float CHW) and erase. */
   finish(img: RgbImage, out: Float32Array, offset: number, rng: Rng): void {
     writeNormalizedChw(img, this.table, out, offset);
-    if (this.config.erasing) randomErasing(out, offset, 3, img.height, img.width, rng, this.config.erasing, 0);
+    if (this.config.erasing)
+      randomErasing(out, offset, 3, img.height, img.width, rng, this.config.erasing, 0);
   }
 
   /** The whole pipeline for an in-memory image. */
@@ -152,18 +214,26 @@ export class Augmenter {
 
 function validateConfig(c: AugmentConfig): void {
   const bad = (msg: string) => new DataError("argument", `augmentation config: ${msg}`);
-  for (const t of [c.mean, c.std]) if (!Array.isArray(t) || t.length !== 3) throw bad("mean and std need 3 values");
+  for (const t of [c.mean, c.std])
+    if (!Array.isArray(t) || t.length !== 3) throw bad("mean and std need 3 values");
   if (c.std.some((s) => !(s > 0))) throw bad(`std must be positive, got (${c.std})`);
   const crop = c.crop;
   if (crop.kind !== "none") {
-    if (!(Number.isInteger(crop.size) && crop.size > 0)) throw bad(`crop size must be a positive integer, got ${crop.size}`);
-    if (crop.kind === "pad" && !(Number.isInteger(crop.padding) && crop.padding >= 0)) throw bad(`padding must be a non-negative integer`);
-    if (crop.kind === "resizeCenter" && !(crop.resize >= crop.size)) throw bad(`resize ${crop.resize} must be ≥ crop ${crop.size}`);
-    if (crop.kind === "randomResized" && !(crop.scale[0] > 0 && crop.scale[0] <= crop.scale[1] && crop.scale[1] <= 1)) {
+    if (!(Number.isInteger(crop.size) && crop.size > 0))
+      throw bad(`crop size must be a positive integer, got ${crop.size}`);
+    if (crop.kind === "pad" && !(Number.isInteger(crop.padding) && crop.padding >= 0))
+      throw bad(`padding must be a non-negative integer`);
+    if (crop.kind === "resizeCenter" && !(crop.resize >= crop.size))
+      throw bad(`resize ${crop.resize} must be ≥ crop ${crop.size}`);
+    if (
+      crop.kind === "randomResized" &&
+      !(crop.scale[0] > 0 && crop.scale[0] <= crop.scale[1] && crop.scale[1] <= 1)
+    ) {
       throw bad(`RandomResizedCrop scale must satisfy 0 < lo ≤ hi ≤ 1`);
     }
   }
   if (c.policy.kind === "autoaugment") assertAutoAugmentPolicy(c.policy.policy);
-  else if (c.policy.kind !== "none" && c.policy.kind !== "randaugment") throw bad(`unknown policy kind "${(c.policy as { kind: string }).kind}"`);
+  else if (c.policy.kind !== "none" && c.policy.kind !== "randaugment")
+    throw bad(`unknown policy kind "${(c.policy as { kind: string }).kind}"`);
   if (c.erasing) validateErasing(c.erasing);
 }

@@ -45,22 +45,59 @@ export type RandAugmentOp =
 
 /** timm _RAND_TRANSFORMS. */
 export const RAND_TRANSFORMS: readonly RandAugmentOp[] = [
-  "AutoContrast", "Equalize", "Invert", "Rotate", "Posterize", "Solarize", "SolarizeAdd",
-  "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateXRel", "TranslateYRel",
+  "AutoContrast",
+  "Equalize",
+  "Invert",
+  "Rotate",
+  "Posterize",
+  "Solarize",
+  "SolarizeAdd",
+  "Color",
+  "Contrast",
+  "Brightness",
+  "Sharpness",
+  "ShearX",
+  "ShearY",
+  "TranslateXRel",
+  "TranslateYRel",
 ];
 
 /** timm _RAND_INCREASING_TRANSFORMS. */
 export const RAND_INCREASING_TRANSFORMS: readonly RandAugmentOp[] = [
-  "AutoContrast", "Equalize", "Invert", "Rotate", "PosterizeIncreasing", "SolarizeIncreasing", "SolarizeAdd",
-  "ColorIncreasing", "ContrastIncreasing", "BrightnessIncreasing", "SharpnessIncreasing",
-  "ShearX", "ShearY", "TranslateXRel", "TranslateYRel",
+  "AutoContrast",
+  "Equalize",
+  "Invert",
+  "Rotate",
+  "PosterizeIncreasing",
+  "SolarizeIncreasing",
+  "SolarizeAdd",
+  "ColorIncreasing",
+  "ContrastIncreasing",
+  "BrightnessIncreasing",
+  "SharpnessIncreasing",
+  "ShearX",
+  "ShearY",
+  "TranslateXRel",
+  "TranslateYRel",
 ];
 
 /** timm _RAND_CHOICE_WEIGHTS_0 (the only weight set), normalised at use. */
 const CHOICE_WEIGHTS_0: Partial<Record<RandAugmentOp, number>> = {
-  Rotate: 0.3, ShearX: 0.2, ShearY: 0.2, TranslateXRel: 0.1, TranslateYRel: 0.1,
-  Color: 0.025, Sharpness: 0.025, AutoContrast: 0.025, Solarize: 0.005, SolarizeAdd: 0.005,
-  Contrast: 0.005, Brightness: 0.005, Equalize: 0.005, Posterize: 0, Invert: 0,
+  Rotate: 0.3,
+  ShearX: 0.2,
+  ShearY: 0.2,
+  TranslateXRel: 0.1,
+  TranslateYRel: 0.1,
+  Color: 0.025,
+  Sharpness: 0.025,
+  AutoContrast: 0.025,
+  Solarize: 0.005,
+  SolarizeAdd: 0.005,
+  Contrast: 0.005,
+  Brightness: 0.005,
+  Equalize: 0.005,
+  Posterize: 0,
+  Invert: 0,
 };
 
 export interface RandAugmentConfig {
@@ -77,32 +114,61 @@ export interface RandAugmentConfig {
 export function parseRandAugment(config: string): RandAugmentConfig {
   const parts = config.split("-");
   if (parts[0] !== "rand") {
-    throw new DataError("argument", `RandAugment config "${config}" must start with "rand" (e.g. rand-m9-mstd0.5)`);
+    throw new DataError(
+      "argument",
+      `RandAugment config "${config}" must start with "rand" (e.g. rand-m9-mstd0.5)`,
+    );
   }
-  const cfg = { magnitude: MAX_LEVEL, numLayers: 2, magnitudeStd: 0, increasing: false, weightIndex: null as number | null };
+  const cfg = {
+    magnitude: MAX_LEVEL,
+    numLayers: 2,
+    magnitudeStd: 0,
+    increasing: false,
+    weightIndex: null as number | null,
+  };
   for (const section of parts.slice(1)) {
     const m = /^([a-z]+)(\d.*)$/.exec(section);
-    if (!m) throw new DataError("argument", `RandAugment config "${config}": cannot parse section "${section}" (expected m<int>, n<int>, mstd<float>, inc<0|1>, w<int>)`);
+    if (!m)
+      throw new DataError(
+        "argument",
+        `RandAugment config "${config}": cannot parse section "${section}" (expected m<int>, n<int>, mstd<float>, inc<0|1>, w<int>)`,
+      );
     const [, key, val] = m;
     const num = Number(val);
-    if (!Number.isFinite(num)) throw new DataError("argument", `RandAugment config "${config}": "${val}" is not a number in section "${section}"`);
+    if (!Number.isFinite(num))
+      throw new DataError(
+        "argument",
+        `RandAugment config "${config}": "${val}" is not a number in section "${section}"`,
+      );
     const int = (what: string) => {
-      if (!Number.isInteger(num)) throw new DataError("argument", `RandAugment config "${config}": ${what} must be an integer, got "${val}"`);
+      if (!Number.isInteger(num))
+        throw new DataError(
+          "argument",
+          `RandAugment config "${config}": ${what} must be an integer, got "${val}"`,
+        );
       return num;
     };
     switch (key) {
       case "m":
         cfg.magnitude = int("magnitude m");
         if (cfg.magnitude < 0 || cfg.magnitude > MAX_LEVEL) {
-          throw new DataError("argument", `RandAugment config "${config}": magnitude m must be in 0..${MAX_LEVEL}, got ${cfg.magnitude}`);
+          throw new DataError(
+            "argument",
+            `RandAugment config "${config}": magnitude m must be in 0..${MAX_LEVEL}, got ${cfg.magnitude}`,
+          );
         }
         break;
       case "n":
         cfg.numLayers = int("op count n");
-        if (cfg.numLayers < 0) throw new DataError("argument", `RandAugment config "${config}": op count n must be ≥ 0`);
+        if (cfg.numLayers < 0)
+          throw new DataError("argument", `RandAugment config "${config}": op count n must be ≥ 0`);
         break;
       case "mstd":
-        if (num < 0) throw new DataError("argument", `RandAugment config "${config}": mstd must be ≥ 0, got ${num}`);
+        if (num < 0)
+          throw new DataError(
+            "argument",
+            `RandAugment config "${config}": mstd must be ≥ 0, got ${num}`,
+          );
         cfg.magnitudeStd = num;
         break;
       case "inc":
@@ -111,15 +177,28 @@ export function parseRandAugment(config: string): RandAugmentConfig {
         break;
       case "w":
         cfg.weightIndex = int("weight index w");
-        if (cfg.weightIndex !== 0) throw new DataError("argument", `RandAugment config "${config}": only weight set w0 exists`);
+        if (cfg.weightIndex !== 0)
+          throw new DataError(
+            "argument",
+            `RandAugment config "${config}": only weight set w0 exists`,
+          );
         break;
       default:
-        throw new DataError("argument", `RandAugment config "${config}": unknown section "${section}" (known: m, n, mstd, inc, w)`);
+        throw new DataError(
+          "argument",
+          `RandAugment config "${config}": unknown section "${section}" (known: m, n, mstd, inc, w)`,
+        );
     }
   }
   const ops = cfg.increasing ? RAND_INCREASING_TRANSFORMS : RAND_TRANSFORMS;
-  if (cfg.weightIndex !== null && cfg.numLayers > ops.filter((o) => (CHOICE_WEIGHTS_0[o] ?? 0) > 0).length) {
-    throw new DataError("argument", `RandAugment config "${config}": n=${cfg.numLayers} exceeds the ops with non-zero weight`);
+  if (
+    cfg.weightIndex !== null &&
+    cfg.numLayers > ops.filter((o) => (CHOICE_WEIGHTS_0[o] ?? 0) > 0).length
+  ) {
+    throw new DataError(
+      "argument",
+      `RandAugment config "${config}": n=${cfg.numLayers} exceeds the ops with non-zero weight`,
+    );
   }
   return { ...cfg, ops };
 }
@@ -138,10 +217,18 @@ function negateHalf(v: number, rng: Rng): number {
 }
 
 /** One RandAugment op at (possibly fractional) level 0..10, timm's level→argument maps. */
-export function randAugmentOp(img: RgbImage, op: RandAugmentOp, level: number, rng: Rng, params: RandAugmentParams): RgbImage {
+export function randAugmentOp(
+  img: RgbImage,
+  op: RandAugmentOp,
+  level: number,
+  rng: Rng,
+  params: RandAugmentParams,
+): RgbImage {
   const frac = level / MAX_LEVEL;
-  const resample = (): P.Resample => params.interpolation ?? (rng.below(2) === 0 ? "bilinear" : "bicubic");
-  const enhance = (increasing: boolean) => (increasing ? 1 + negateHalf(frac * 0.9, rng) : frac * 1.8 + 0.1);
+  const resample = (): P.Resample =>
+    params.interpolation ?? (rng.below(2) === 0 ? "bilinear" : "bicubic");
+  const enhance = (increasing: boolean) =>
+    increasing ? 1 + negateHalf(frac * 0.9, rng) : frac * 1.8 + 0.1;
   switch (op) {
     case "AutoContrast":
       return P.autocontrast(img);
@@ -215,7 +302,12 @@ function chooseOps(cfg: RandAugmentConfig, rng: Rng): RandAugmentOp[] {
 }
 
 /** Applies RandAugment `cfg` (from parseRandAugment) to one image. */
-export function randAugment(img: RgbImage, cfg: RandAugmentConfig, rng: Rng, params: RandAugmentParams): RgbImage {
+export function randAugment(
+  img: RgbImage,
+  cfg: RandAugmentConfig,
+  rng: Rng,
+  params: RandAugmentParams,
+): RgbImage {
   let out = img;
   for (const op of chooseOps(cfg, rng)) {
     if (rng.float() > 0.5) continue; // each op applies with probability 0.5

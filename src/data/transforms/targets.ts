@@ -45,8 +45,14 @@ export function applyMixup(view: Float32Array, sampleSize: number, mix: MixupPar
  * including the true one, which gets 1−ε+ε/C. With mixup the targets mix
  * with the same λ and permutation: λ·t(y) + (1−λ)·t(y[perm]).
  */
-export function softTargets(labels: Int32Array, numClasses: number, smoothing = 0, mixup?: MixupParams): Float32Array {
-  if (!(smoothing >= 0 && smoothing < 1)) throw new DataError("argument", `label smoothing must be in [0, 1), got ${smoothing}`);
+export function softTargets(
+  labels: Int32Array,
+  numClasses: number,
+  smoothing = 0,
+  mixup?: MixupParams,
+): Float32Array {
+  if (!(smoothing >= 0 && smoothing < 1))
+    throw new DataError("argument", `label smoothing must be in [0, 1), got ${smoothing}`);
   const n = labels.length;
   const out = new Float32Array(n * numClasses);
   const base = smoothing / numClasses;
@@ -56,7 +62,8 @@ export function softTargets(labels: Int32Array, numClasses: number, smoothing = 
     const row = out.subarray(i * numClasses, (i + 1) * numClasses);
     row.fill(base);
     const y = labels[i];
-    if (!(y >= 0 && y < numClasses)) throw new DataError("argument", `label ${y} of sample ${i} outside 0..${numClasses - 1}`);
+    if (!(y >= 0 && y < numClasses))
+      throw new DataError("argument", `label ${y} of sample ${i} outside 0..${numClasses - 1}`);
     row[y] += lam * hit;
     if (mixup) row[labels[mixup.perm[i]]] += (1 - lam) * hit;
   }
