@@ -18,7 +18,7 @@ Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = UnwrapTensor(info.Env(), info[0], "setRequiresGrad");
+  at::Tensor t = UnwrapTensor(info.Env(), info[0], "setRequiresGrad");
   bool on = info[1].ToBoolean();
   Guarded(info.Env(), "setRequiresGrad", [&] { t.set_requires_grad(on); });
   return info.Env().Undefined();
@@ -29,7 +29,7 @@ Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value GradFn(const Napi::CallbackInfo& info) {
-  const at::Tensor& t = UnwrapTensor(info.Env(), info[0], "gradFn");
+  const at::Tensor t = UnwrapTensor(info.Env(), info[0], "gradFn");
   auto fn = t.grad_fn();
   if (!fn) return info.Env().Null();
   return Napi::String::New(info.Env(), fn->name());
@@ -41,7 +41,7 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
 
 // setGrad(t, g | null): replaces (or clears, with null) the accumulated gradient.
 Napi::Value SetGrad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = UnwrapTensor(info.Env(), info[0], "setGrad");
+  at::Tensor t = UnwrapTensor(info.Env(), info[0], "setGrad");
   Guarded(info.Env(), "setGrad", [&] {
     if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad().reset();
     else t.mutable_grad() = UnwrapTensor(info.Env(), info[1], "setGrad");
@@ -50,7 +50,7 @@ Napi::Value SetGrad(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RetainGrad(const Napi::CallbackInfo& info) {
-  at::Tensor& t = UnwrapTensor(info.Env(), info[0], "retainGrad");
+  at::Tensor t = UnwrapTensor(info.Env(), info[0], "retainGrad");
   Guarded(info.Env(), "retainGrad", [&] { t.retain_grad(); });
   return info.Env().Undefined();
 }

@@ -1,20 +1,36 @@
-// Tensor and generator handles: creation, type checks, disposal and finalisation.
+// The tensor slot table behind JavaScript tensor handles, and generator handles.
 #include "common.h"
 
+#include <mutex>
 #include <sstream>
+#include <vector>
 
 namespace divco {
 
 namespace {
 
-// Bytes this handle should count against V8's heap budget, so that garbage collection runs
-// when forgotten handles pin a lot of native memory. Only fresh storages are counted: a view
-// shares its base's storage, and counting it again would make GC run for nothing.
+constexpr uint64_t kSlotBits = 26;  // up to 67M live tensors
+constexpr uint64_t kSlotMask = (uint64_t{1} << kSlotBits) - 1;
+constexpr uint64_t kGenMask = (uint64_t{1} << 27) - 1;  // handles stay below 2^53
+
+struct Slot {
+  at::Tensor t;
+  uint32_t gen = 1;
+  int64_t reported = 0;  // bytes reported to V8 as external memory
+};
+
+// Guarded by a mutex so worker threads may use handles too; uncontended it costs ~20 ns.
+std::mutex table_mutex;
+std::vector<Slot> slots;
+std::vector<uint32_t> free_slots;
+
+// Bytes a handle should count against V8's heap budget, so that garbage collection runs when
+// forgotten tensors pin a lot of native memory. Only fresh CPU storages count: a view shares
+// its base's storage, and counting it again would make GC run for nothing.
 int64_t OwnedBytes(const at::Tensor& t) {
-  if (!t.defined() || !t.has_storage()) return 0;
+  if (!t.has_storage() || t.device().type() != c10::DeviceType::CPU) return 0;
   const auto& s = t.storage();
-  if (s.use_count() != 1 || t.device().type() != c10::DeviceType::CPU) return 0;
-  return static_cast<int64_t>(s.nbytes());
+  return s.use_count() == 1 ? static_cast<int64_t>(s.nbytes()) : 0;
 }
 
 void Report(napi_env env, int64_t delta) {
@@ -23,25 +39,85 @@ void Report(napi_env env, int64_t delta) {
   napi_adjust_external_memory(env, delta, &ignored);
 }
 
-void FinalizeTensor(napi_env env, void* data, void*) {
-  auto* box = static_cast<TensorBox*>(data);
-  Report(env, -box->reported);
-  delete box;
+bool HandleOf(napi_env env, napi_value v, uint64_t* out) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_number) return false;
+  double d;
+  napi_get_value_double(env, v, &d);
+  if (!(d >= 0) || d > 9007199254740991.0 || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
+  *out = static_cast<uint64_t>(d);
+  return true;
 }
 
 void FinalizeGenerator(napi_env, void* data, void*) { delete static_cast<GeneratorBox*>(data); }
 
-template <typename Box>
-Box* AsBox(napi_env env, napi_value v, BoxKind kind) {
+}  // namespace
+
+Napi::Value WrapTensor(Napi::Env env, at::Tensor t) {
+  if (!t.defined()) return env.Undefined();
+  int64_t bytes = OwnedBytes(t);
+  uint64_t handle;
+  {
+    std::lock_guard<std::mutex> lock(table_mutex);
+    uint32_t index;
+    if (!free_slots.empty()) {
+      index = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      if (slots.size() > kSlotMask) throw Napi::Error::New(env, "divco: too many live tensors (dispose the ones you no longer need)");
+      index = static_cast<uint32_t>(slots.size());
+      slots.emplace_back();
+    }
+    Slot& s = slots[index];
+    s.t = std::move(t);
+    s.reported = bytes;
+    handle = (static_cast<uint64_t>(s.gen) << kSlotBits) | index;
+  }
+  Report(env, bytes);
+  return Napi::Number::New(env, static_cast<double>(handle));
+}
+
+Lookup FindTensor(napi_env env, napi_value v, at::Tensor* out) {
+  uint64_t h;
+  if (!HandleOf(env, v, &h)) return Lookup::NotHandle;
+  uint64_t index = h & kSlotMask;
+  uint32_t gen = static_cast<uint32_t>(h >> kSlotBits);
+  std::lock_guard<std::mutex> lock(table_mutex);
+  if (index >= slots.size() || gen == 0) return Lookup::NotHandle;
+  const Slot& s = slots[index];
+  if (s.gen != gen || !s.t.defined()) return gen < s.gen ? Lookup::Disposed : Lookup::NotHandle;
+  if (out) *out = s.t;
+  return Lookup::Ok;
+}
+
+at::Tensor UnwrapTensor(Napi::Env env, napi_value v, const char* what) {
+  at::Tensor t;
+  switch (FindTensor(env, v, &t)) {
+    case Lookup::Ok:
+      return t;
+    case Lookup::Disposed:
+      throw Napi::Error::New(env, std::string(what) + ": the tensor was disposed; keep it (or clone it) if it is still needed");
+    default:
+      throw Napi::TypeError::New(env, std::string(what) + ": expected a tensor handle");
+  }
+}
+
+Napi::Value WrapGenerator(Napi::Env env, at::Generator g) {
+  auto* box = new GeneratorBox();
+  box->g = std::move(g);
+  napi_value out;
+  napi_create_external(env, box, FinalizeGenerator, nullptr, &out);
+  return Napi::Value(env, out);
+}
+
+GeneratorBox* AsGeneratorBox(napi_env env, napi_value v) {
   napi_valuetype type;
   if (napi_typeof(env, v, &type) != napi_ok || type != napi_external) return nullptr;
   void* data = nullptr;
   if (napi_get_value_external(env, v, &data) != napi_ok || data == nullptr) return nullptr;
-  auto* box = static_cast<Box*>(data);
-  return box->kind == kind ? box : nullptr;
+  auto* box = static_cast<GeneratorBox*>(data);
+  return box->magic == GeneratorBox::kMagic ? box : nullptr;
 }
-
-}  // namespace
 
 const char* DTypeName(at::ScalarType s) {
   switch (s) {
@@ -68,62 +144,43 @@ std::string Describe(const at::Tensor& t) {
   return out.str();
 }
 
-Napi::Value WrapTensor(Napi::Env env, at::Tensor t) {
-  if (!t.defined()) return env.Undefined();
-  auto* box = new TensorBox();
-  box->reported = OwnedBytes(t);
-  box->t = std::move(t);
-  napi_value out;
-  napi_status st = napi_create_external(env, box, FinalizeTensor, nullptr, &out);
-  if (st != napi_ok) {
-    delete box;
-    throw Napi::Error::New(env, "divco: could not create a tensor handle");
-  }
-  Report(env, box->reported);
-  return Napi::Value(env, out);
-}
-
-Napi::Value WrapGenerator(Napi::Env env, at::Generator g) {
-  auto* box = new GeneratorBox();
-  box->g = std::move(g);
-  napi_value out;
-  napi_create_external(env, box, FinalizeGenerator, nullptr, &out);
-  return Napi::Value(env, out);
-}
-
-TensorBox* AsTensorBox(napi_env env, napi_value v) { return AsBox<TensorBox>(env, v, BoxKind::Tensor); }
-GeneratorBox* AsGeneratorBox(napi_env env, napi_value v) {
-  return AsBox<GeneratorBox>(env, v, BoxKind::Generator);
-}
-
-at::Tensor& UnwrapTensor(Napi::Env env, napi_value v, const char* what) {
-  TensorBox* box = AsTensorBox(env, v);
-  if (box == nullptr) throw Napi::TypeError::New(env, std::string(what) + ": expected a tensor handle");
-  if (!box->t.defined()) {
-    throw Napi::Error::New(env, std::string(what) + ": the tensor was disposed; keep it (or clone it) if it is still needed");
-  }
-  return box->t;
-}
-
-void DisposeBox(napi_env env, TensorBox* box) {
-  Report(env, -box->reported);
-  box->reported = 0;
-  box->t.reset();
-}
-
 namespace {
 
+// dispose(handle): frees the tensor now; later uses of the handle say "disposed". Idempotent.
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  TensorBox* box = AsTensorBox(info.Env(), info[0]);
-  if (box == nullptr) throw Napi::TypeError::New(info.Env(), "dispose: expected a tensor handle");
-  DisposeBox(info.Env(), box);
+  uint64_t h;
+  if (!HandleOf(info.Env(), info[0], &h)) throw Napi::TypeError::New(info.Env(), "dispose: expected a tensor handle");
+  at::Tensor dropped;  // released outside the lock: freeing a large tensor takes a moment
+  int64_t reported = 0;
+  {
+    std::lock_guard<std::mutex> lock(table_mutex);
+    uint64_t index = h & kSlotMask;
+    uint32_t gen = static_cast<uint32_t>(h >> kSlotBits);
+    if (index < slots.size() && slots[index].gen == gen && slots[index].t.defined()) {
+      Slot& s = slots[index];
+      dropped = std::move(s.t);
+      s.t.reset();
+      reported = s.reported;
+      s.reported = 0;
+      s.gen = static_cast<uint32_t>((s.gen & kGenMask) + 1);
+      if (s.gen > kGenMask) s.gen = 1;
+      free_slots.push_back(static_cast<uint32_t>(index));
+    }
+  }
+  Report(info.Env(), -reported);
   return info.Env().Undefined();
 }
 
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  TensorBox* box = AsTensorBox(info.Env(), info[0]);
-  if (box == nullptr) throw Napi::TypeError::New(info.Env(), "isDisposed: expected a tensor handle");
-  return Napi::Boolean::New(info.Env(), !box->t.defined());
+  Lookup r = FindTensor(info.Env(), info[0], nullptr);
+  if (r == Lookup::NotHandle) throw Napi::TypeError::New(info.Env(), "isDisposed: expected a tensor handle");
+  return Napi::Boolean::New(info.Env(), r == Lookup::Disposed);
+}
+
+// liveTensors(): how many handles are live (for leak tests and diagnostics).
+Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(table_mutex);
+  return Napi::Number::New(info.Env(), static_cast<double>(slots.size() - free_slots.size()));
 }
 
 }  // namespace
@@ -131,6 +188,7 @@ Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
 void InitBoxes(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
+  exports.Set("liveTensors", Napi::Function::New(env, LiveTensors, "liveTensors"));
 }
 
 }  // namespace divco

@@ -10,31 +10,28 @@
 
 namespace divco {
 
-// A native value handed to JavaScript as a napi external. The magic word tells the kinds apart
-// so that passing a generator where a tensor is expected is a clear error, not a crash.
-enum class BoxKind : uint32_t { Tensor = 0x7e45a001, Generator = 0x7e45a002 };
-
-struct TensorBox {
-  BoxKind kind = BoxKind::Tensor;
-  at::Tensor t;            // undefined once disposed
-  int64_t reported = 0;    // bytes reported to V8 as external memory for this handle
-};
+// Tensors are handed to JavaScript as numbers: handles into a process-wide slot table.
+// A handle is (generation << 26 | slot); disposing bumps the slot's generation, so a stale
+// handle is recognised as "disposed" even after its slot is reused. Numbers cost nothing to
+// create (no napi object, no finaliser bookkeeping per tensor), and a handle can be passed
+// to a worker thread as is. The JavaScript side registers a FinalizationRegistry entry as the
+// safety net for tensors nobody disposed.
+enum class Lookup { Ok, NotHandle, Disposed };
 
 struct GeneratorBox {
-  BoxKind kind = BoxKind::Generator;
+  static constexpr uint32_t kMagic = 0x7e45a002;
+  uint32_t magic = kMagic;
   at::Generator g;
 };
 
-// Wraps a tensor in a new JavaScript handle (undefined tensors become `undefined`).
+// Stores a tensor and returns its handle (undefined tensors become `undefined`).
 Napi::Value WrapTensor(Napi::Env env, at::Tensor t);
-// Reads a tensor handle; throws a TypeError naming `what` if the value is not a live tensor.
-at::Tensor& UnwrapTensor(Napi::Env env, napi_value v, const char* what);
-// Like UnwrapTensor but returns nullptr for anything that is not a tensor handle.
-TensorBox* AsTensorBox(napi_env env, napi_value v);
+// Reads a tensor handle; throws naming `what` if the value is not a live tensor handle.
+at::Tensor UnwrapTensor(Napi::Env env, napi_value v, const char* what);
+// Non-throwing lookup: fills *out when the handle is live.
+Lookup FindTensor(napi_env env, napi_value v, at::Tensor* out);
 GeneratorBox* AsGeneratorBox(napi_env env, napi_value v);
 Napi::Value WrapGenerator(Napi::Env env, at::Generator g);
-// Frees the tensor's memory now; the handle stays valid as "disposed".
-void DisposeBox(napi_env env, TensorBox* box);
 
 // "f32[128,3,32,32] cpu" — used in error messages.
 std::string Describe(const at::Tensor& t);

@@ -143,10 +143,11 @@ c10::IValue ToIValue(Napi::Env env, napi_value v, const c10::TypePtr& type, cons
       if (IsNullish(env, v)) return c10::IValue();
       return ToIValue(env, v, type->expectRef<c10::OptionalType>().getElementType(), op, arg);
     case c10::TypeKind::TensorType: {
-      TensorBox* box = AsTensorBox(env, v);
-      if (box == nullptr) BadArg(env, op, arg, "a tensor");
-      if (!box->t.defined()) throw Napi::Error::New(env, op.label + ": argument `" + arg.name() + "` was disposed; keep it (or clone it) if it is still needed");
-      return box->t;
+      at::Tensor t;
+      Lookup r = FindTensor(env, v, &t);
+      if (r == Lookup::Disposed) throw Napi::Error::New(env, op.label + ": argument `" + arg.name() + "` was disposed; keep it (or clone it) if it is still needed");
+      if (r != Lookup::Ok) BadArg(env, op, arg, "a tensor");
+      return t;
     }
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType:
@@ -234,14 +235,20 @@ std::string DescribeCall(Napi::Env env, const OpEntry& op, const Napi::CallbackI
   for (size_t i = 1; i < info.Length() && i - 1 < args.size(); ++i) {
     if (i > 1) out << ", ";
     out << args[i - 1].name() << "=";
-    TensorBox* box = AsTensorBox(env, info[i]);
-    if (box) out << (box->t.defined() ? Describe(box->t) : std::string("disposed"));
+    at::Tensor t;
+    const c10::TypePtr& type = args[i - 1].type();
+    bool tensor_arg = type->kind() == c10::TypeKind::TensorType ||
+        (type->kind() == c10::TypeKind::OptionalType && type->expectRef<c10::OptionalType>().getElementType()->kind() == c10::TypeKind::TensorType);
+    Lookup r = tensor_arg ? FindTensor(env, info[i], &t) : Lookup::NotHandle;
+    if (r == Lookup::Ok) out << Describe(t);
+    else if (r == Lookup::Disposed) out << "disposed";
     else if (info[i].IsArray()) {
       auto arr = info[i].As<Napi::Array>();
       out << "[";
       for (uint32_t j = 0; j < arr.Length(); ++j) {
-        TensorBox* e = AsTensorBox(env, arr.Get(j));
-        out << (j ? ", " : "") << (e && e->t.defined() ? Describe(e->t) : arr.Get(j).ToString().Utf8Value());
+        at::Tensor e;
+        bool is_tensor = FindTensor(env, arr.Get(j), &e) == Lookup::Ok;
+        out << (j ? ", " : "") << (is_tensor ? Describe(e) : arr.Get(j).ToString().Utf8Value());
       }
       out << "]";
     } else out << info[i].ToString().Utf8Value();

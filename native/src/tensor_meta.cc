@@ -43,9 +43,12 @@ Napi::Value IsContiguous(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DescribeHandle(const Napi::CallbackInfo& info) {
-  TensorBox* box = AsTensorBox(info.Env(), info[0]);
-  if (box == nullptr) throw Napi::TypeError::New(info.Env(), "describe: expected a tensor handle");
-  return Napi::String::New(info.Env(), box->t.defined() ? divco::Describe(box->t) : std::string("disposed"));
+  at::Tensor t;
+  switch (FindTensor(info.Env(), info[0], &t)) {
+    case Lookup::Ok: return Napi::String::New(info.Env(), divco::Describe(t));
+    case Lookup::Disposed: return Napi::String::New(info.Env(), "disposed");
+    default: throw Napi::TypeError::New(info.Env(), "describe: expected a tensor handle");
+  }
 }
 
 // True when two handles view the same memory (same storage); used by tests and by the

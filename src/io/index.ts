@@ -49,3 +49,4 @@ export {
 } from "./pth.js";
 export { PyGlobal, PyObject, PickleError, unpickle } from "./pickle.js";
 export { ZipError } from "./zip.js";
+export { recordToTensor, tensorToRecord, saveTensors, loadTensors } from "./tensors.js";

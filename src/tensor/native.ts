@@ -5,14 +5,15 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** An opaque handle to a native tensor (a napi external). */
-export type TensorHandle = { readonly __tensorHandle: unique symbol };
+/** A native tensor handle: a slot number in the addon's tensor table (see native/src/common.h). */
+export type TensorHandle = number & { readonly __tensorHandle: unique symbol };
 /** An opaque handle to a native random generator. */
 export type GeneratorHandle = { readonly __generatorHandle: unique symbol };
 
 export interface NativeAddon {
   dispose(h: TensorHandle): void;
   isDisposed(h: TensorHandle): boolean;
+  liveTensors(): number;
   shape(h: TensorHandle): number[];
   strides(h: TensorHandle): number[];
   dim(h: TensorHandle): number;

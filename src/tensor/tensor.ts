@@ -62,6 +62,11 @@ function callMany(id: number, ...args: unknown[]): Tensor[] {
   return (native.call(id, ...args) as TensorHandle[]).map((x) => new Tensor(x));
 }
 
+// Safety net for tensors nobody disposed: when the Tensor object is collected, its native
+// memory is freed. Explicit disposal (scopes, `using`, dispose()) is the normal path and
+// unregisters, so the registry only ever holds tensors that are still alive or leaked.
+const collected = new FinalizationRegistry<TensorHandle>((handle) => native.dispose(handle));
+
 export class Tensor implements Disposable {
   private _h: TensorHandle | null;
   private _kept = false;
@@ -69,6 +74,7 @@ export class Tensor implements Disposable {
   /** Internal: wraps a native handle. Use the creation functions (zeros, fromArray, ...). */
   constructor(handle: TensorHandle) {
     this._h = handle;
+    collected.register(this, handle, this);
     track(this);
   }
 
@@ -86,6 +92,7 @@ export class Tensor implements Disposable {
   dispose(): void {
     if (this._h !== null) {
       native.dispose(this._h);
+      collected.unregister(this);
       this._h = null;
     }
   }
