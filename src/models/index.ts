@@ -1,0 +1,4 @@
+// The model zoo: importing this module registers every family.
+export { register, list, lookup, create, DATASET_CLASSES, type ArchInfo, type ArchEntry, type BuildOptions, type CreateOptions, type DatasetKind } from "./registry.js";
+export { Members } from "./members.js";
+// Families (each file registers its variants):
