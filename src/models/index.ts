@@ -2,3 +2,4 @@
 export { register, list, lookup, create, DATASET_CLASSES, type ArchInfo, type ArchEntry, type BuildOptions, type CreateOptions, type DatasetKind } from "./registry.js";
 export { Members } from "./members.js";
 // Families (each file registers its variants):
+import "./resnet.js";
