@@ -3,3 +3,4 @@ export { register, list, lookup, create, DATASET_CLASSES, type ArchInfo, type Ar
 export { Members } from "./members.js";
 // Families (each file registers its variants):
 import "./resnet.js";
+import "./senet.js";
