@@ -4,3 +4,6 @@ export { Members } from "./members.js";
 // Families (each file registers its variants):
 import "./resnet.js";
 import "./senet.js";
+import "./shake_shake.js";
+import "./pyramidnet.js";
+import "./densenet.js";
