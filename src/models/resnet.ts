@@ -10,6 +10,7 @@
 import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequential, init, F } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { register, type BuildOptions, type DatasetKind } from "./registry.js";
+import type { WidthFactory } from "./divide.js";
 import { NamedSequential, classify, conv1x1, conv3x3, initReference, projection, runStages } from "./blocks.js";
 
 // ---- blocks ---------------------------------------------------------------------------------
@@ -226,6 +227,20 @@ function dropoutOf(o: BuildOptions, fallback: number | undefined): number | unde
   return p;
 }
 
+/**
+ * A positive integer override from `extra` (undefined when absent). The ResNet family reads
+ * `extra.width` (CIFAR ResNets: per-member stem/stage width instead of the §1.2 table; CIFAR
+ * WRNs: per-member layer1 planes instead of 16·k'; ResNeXts: stem/layer1 planes instead of 64)
+ * and `extra.width_per_group` (ResNeXts). They exist for shrunken test fixtures and width
+ * experiments (`divide`); the registered defaults are the reference's.
+ */
+function intExtra(o: BuildOptions, key: string): number | undefined {
+  const v = o.extra[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new RangeError(`${key} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
 const CIFAR: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn"];
 const IMAGENET: readonly DatasetKind[] = ["imagenet"];
 
@@ -252,17 +267,17 @@ const CIFAR_RESNETS: [string, number, string][] = [
 for (const [name, n, description] of CIFAR_RESNETS) {
   register({
     name, family: "resnet", splits: [1, 2, 4, 8, 16], datasets: CIFAR, description,
-    member: (o) => cifarResNet(n, o),
+    member: (o) => cifarResNet(n, o, intExtra(o, "width")),
   });
 }
 
 // ---- Wide-ResNets on CIFAR (§1.2: basic blocks, depth 6n+4, stem 16, widen factor k') ---------
 
-/** A CIFAR WRN member with widen factor kPrime (stage widths 16·k'·[1,2,4]). */
-export function cifarWideResNet(depth: number, kPrime: number, numClasses: number, dropout: number): ResNet {
+/** A CIFAR WRN member with layer1 planes `planes` (= 16·k'; stages planes·[1,2,4]). */
+export function cifarWideResNet(depth: number, planes: number, numClasses: number, dropout: number): ResNet {
   const n = (depth - 4) / 6;
   return new ResNet({
-    block: "basic", layers: [n, n, n], stem: "cifar", stemWidth: 16, planes: 16 * kPrime,
+    block: "basic", layers: [n, n, n], stem: "cifar", stemWidth: 16, planes,
     groups: 1, baseWidth: 64, numClasses, dropout, zeroInitResidual: true,
   });
 }
@@ -280,7 +295,8 @@ for (const [name, depth, k, p] of CIFAR_WRNS) {
   register({
     name, family: "wide_resnet", splits: [1, 2, 4, 8], datasets: CIFAR,
     description: `CIFAR Wide-ResNet-${depth}-${k} (basic blocks, widen factor int(max(${k}/√S + 0.4, 1)))`,
-    member: (o) => cifarWideResNet(depth, dividedWidenFactor(k, o.split), o.numClasses, dividedDropout(dropoutOf(o, p), o.split)),
+    member: (o) =>
+      cifarWideResNet(depth, intExtra(o, "width") ?? 16 * dividedWidenFactor(k, o.split), o.numClasses, dividedDropout(dropoutOf(o, p), o.split)),
   });
 }
 
@@ -357,10 +373,12 @@ for (const [name, layers, groups, wpg, kind] of RESNEXTS) {
     member: (o) => {
       const g = dividedGroups(groups, o.split);
       const dropout = dividedDropout(dropoutOf(o, undefined), o.split);
-      if (kind === "imagenet") return imagenetResNet(layers, 64, g, wpg, o.numClasses, dropout);
+      const width = intExtra(o, "width") ?? 64; // resnet.py: inplanes 64 for every grouped net
+      const baseWidth = intExtra(o, "width_per_group") ?? wpg;
+      if (kind === "imagenet") return imagenetResNet(layers, width, g, baseWidth, o.numClasses, dropout);
       return new ResNet({
-        block: "bottleneck", layers, stem: "cifar", stemWidth: 64, planes: 64,
-        groups: g, baseWidth: wpg, numClasses: o.numClasses, dropout, zeroInitResidual: true,
+        block: "bottleneck", layers, stem: "cifar", stemWidth: width, planes: width,
+        groups: g, baseWidth, numClasses: o.numClasses, dropout, zeroInitResidual: true,
       });
     },
   });
@@ -368,34 +386,19 @@ for (const [name, layers, groups, wpg, kind] of RESNEXTS) {
 
 // ---- width factories for divide() -------------------------------------------------------------
 
-/** The undivided width of a family member and a builder at any width (for `divide`). */
-export interface WidthFactory {
-  /** The S=1 width. */
-  baseWidth: number;
-  build(width: number): Module;
-  /** Input crop for MAC counting. */
-  crop: number;
-}
-
 /**
- * A width factory for the table-driven groups==1 families on CIFAR: the CIFAR bottleneck
- * ResNets (width = stem width) and the CIFAR WRNs (width = layer1 planes = 16·k).
+ * A width factory (for `divide`) for the table-driven groups==1 CIFAR families: the bottleneck
+ * ResNets (width = stem = layer1 planes, base 16) and the WRNs (width = layer1 planes, base 16·k).
  */
 export function resnetWidthFactory(name: string, dataset: DatasetKind = "cifar100", numClasses = dataset === "cifar100" ? 100 : 10): WidthFactory {
+  if (!isCifarLike(dataset)) throw new Error(`resnetWidthFactory: ${name} on ${dataset} has no width factory (CIFAR/SVHN only)`);
   const o: BuildOptions = { split: 1, dataset, numClasses, crop: 32, extra: {} };
   const cifar = CIFAR_RESNETS.find(([n]) => n === name);
-  if (cifar && isCifarLike(dataset)) return { baseWidth: 16, crop: 32, build: (w) => cifarResNet(cifar[1], o, w) };
+  if (cifar) return { baseWidth: RESNET_INPLANES[dataset][1], crop: 32, build: (w) => cifarResNet(cifar[1], o, w) };
   const wrn = CIFAR_WRNS.find(([n]) => n === name);
-  if (wrn && isCifarLike(dataset)) {
+  if (wrn) {
     const [, depth, k, p] = wrn;
-    const n = (depth - 4) / 6;
-    return {
-      baseWidth: 16 * k, crop: 32,
-      build: (w) => new ResNet({
-        block: "basic", layers: [n, n, n], stem: "cifar", stemWidth: 16, planes: w,
-        groups: 1, baseWidth: 64, numClasses, dropout: p ?? 0, zeroInitResidual: true,
-      }),
-    };
+    return { baseWidth: 16 * k, crop: 32, build: (w) => cifarWideResNet(depth, w, numClasses, p ?? 0) };
   }
-  throw new Error(`resnetWidthFactory: no width factory for ${name} on ${dataset}`);
+  throw new Error(`resnetWidthFactory: no width factory for ${name}`);
 }
