@@ -7,3 +7,5 @@ import "./senet.js";
 import "./shake_shake.js";
 import "./pyramidnet.js";
 import "./densenet.js";
+import "./efficientnet.js";
+import "./resnexst.js";

@@ -1,0 +1,191 @@
+// EfficientNet as the reference's `model/efficientnet.py` ("LightNet++"), the implementation it
+// trains on CIFAR: modules `mod1` (stem), `mod2`…`mod8` (stages, blocks `block1`…), `last_feat`,
+// `classifier`. CIFAR changes (REFERENCE.md §1.2): stem stride 1 and stages 3 and 6 (index 2
+// and 5) stride 1. Regularisers (§2): FC dropout p/√S; in stage j the residual branch gets
+// dropout2d with rate (p/√S)·(j+1)/7.
+import { Module } from "../nn/module.js";
+import { Conv2d } from "../nn/layers/conv.js";
+import { BatchNorm2d } from "../nn/layers/batchnorm.js";
+import { Linear } from "../nn/layers/linear.js";
+import { Sequential } from "../nn/layers/containers.js";
+import * as F from "../nn/functional.js";
+import * as init from "../nn/init.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { makeDivisible, roundRepeats, type StageSpec } from "./efficientnet_common.js";
+
+// LightNet++'s BN: eps 1e-3, momentum 0.01.
+const BN = { eps: 1e-3, momentum: 0.01 };
+
+/** nn.Sequential(OrderedDict(...)): named children run in order. */
+class NamedSequential extends Sequential {
+  add(name: string, m: Module): this {
+    this.layers.push(this.module(name, m));
+    return this;
+  }
+}
+
+class Swish extends Module {
+  forward(x: Tensor): Tensor {
+    return F.silu(x);
+  }
+}
+
+/** conv (no bias, "same" padding for odd kernels) → BN → swish, under `conv_block`. */
+class ConvBlock extends Module {
+  readonly conv_block: NamedSequential;
+  constructor(inCh: number, outCh: number, kernel: number, o: { stride?: number; groups?: number } = {}) {
+    super();
+    this.conv_block = this.module(
+      "conv_block",
+      new NamedSequential()
+        .add("conv", new Conv2d(inCh, outCh, kernel, { stride: o.stride ?? 1, padding: (kernel - 1) >> 1, groups: o.groups ?? 1, bias: false }))
+        .add("norm", new BatchNorm2d(outCh, BN))
+        .add("act", new Swish()),
+    );
+  }
+  forward(x: Tensor): Tensor {
+    return this.conv_block.forward(x);
+  }
+}
+
+/** Squeeze-and-excitation with 1×1 convs `linear1`/`linear2` under `channel_se`. */
+class SEBlock extends Module {
+  readonly channel_se: NamedSequential;
+  constructor(channels: number, reduced: number) {
+    super();
+    this.channel_se = this.module(
+      "channel_se",
+      new NamedSequential()
+        .add("linear1", new Conv2d(channels, reduced, 1))
+        .add("act", new Swish())
+        .add("linear2", new Conv2d(reduced, channels, 1)),
+    );
+  }
+  forward(x: Tensor): Tensor {
+    const pooled = F.adaptiveAvgPool2d(x, 1);
+    const logits = this.channel_se.forward(pooled);
+    pooled.dispose();
+    const gate = F.sigmoid(logits);
+    logits.dispose();
+    const out = x.mul(gate);
+    gate.dispose();
+    return out;
+  }
+}
+
+class MBConvBlock extends Module {
+  readonly expansion: ConvBlock | null;
+  readonly depth_wise: ConvBlock;
+  readonly se_block: SEBlock;
+  readonly point_wise: NamedSequential;
+  readonly useResidual: boolean;
+
+  constructor(inCh: number, outCh: number, expand: number, kernel: number, stride: number, readonly dropRate: number) {
+    super();
+    const hidden = inCh * expand;
+    // SE width from the block's input channels (reduction ratio 4, REFERENCE.md §1.2).
+    const reduced = Math.max(1, Math.trunc(inCh / 4));
+    this.useResidual = inCh === outCh && stride === 1;
+    this.expansion = expand !== 1 ? this.module("expansion", new ConvBlock(inCh, hidden, 1)) : null;
+    this.depth_wise = this.module("depth_wise", new ConvBlock(hidden, hidden, kernel, { stride, groups: hidden }));
+    this.se_block = this.module("se_block", new SEBlock(hidden, reduced));
+    this.point_wise = this.module(
+      "point_wise",
+      new NamedSequential()
+        .add("conv", new Conv2d(hidden, outCh, 1, { bias: false }))
+        .add("norm", new BatchNorm2d(outCh, BN)),
+    );
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = this.expansion ? this.expansion.forward(x) : x;
+    for (const m of [this.depth_wise, this.se_block, this.point_wise]) {
+      const next = m.forward(h);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    if (!this.useResidual) return h;
+    if (this.training && this.dropRate > 0) {
+      const dropped = F.dropout2d(h, this.dropRate, true);
+      h.dispose();
+      h = dropped;
+    }
+    return h.add_(x);
+  }
+}
+
+export interface LightNetConfig {
+  stem: number;
+  stages: StageSpec[];
+  head: number;
+  divisor: number;
+  width: number;
+  depth: number;
+  /** FC dropout of ONE member (already divided by √S); the in-block rates derive from it. */
+  dropout: number;
+  /** Stem stride (1 on CIFAR, 2 on ImageNet). */
+  stemStride: number;
+  numClasses: number;
+}
+
+export class LightNetEfficientNet extends Module {
+  readonly mod1: ConvBlock;
+  readonly stages: NamedSequential[] = [];
+  readonly last_feat: ConvBlock;
+  readonly classifier: Linear;
+  readonly lastChannels: number;
+
+  constructor(readonly config: LightNetConfig) {
+    super();
+    const { width, divisor } = config;
+    // LightNet++ leaves channels as they are when the width coefficient is 1.
+    const filters = (c: number) => (width === 1.0 ? c : makeDivisible(c * width, divisor));
+    let inCh = filters(config.stem);
+    this.mod1 = this.module("mod1", new ConvBlock(3, inCh, 3, { stride: config.stemStride }));
+    config.stages.forEach((st, j) => {
+      const outCh = filters(st.c);
+      const dropRate = config.dropout ? (config.dropout * (j + 1)) / config.stages.length : 0;
+      const stage = new NamedSequential();
+      for (let b = 0; b < roundRepeats(st.n, config.depth); b++) {
+        stage.add(`block${b + 1}`, new MBConvBlock(inCh, outCh, st.t, st.k, b === 0 ? st.s : 1, dropRate));
+        inCh = outCh;
+      }
+      this.stages.push(this.module(`mod${j + 2}`, stage));
+    });
+    this.lastChannels = filters(config.head);
+    this.last_feat = this.module("last_feat", new ConvBlock(inCh, this.lastChannels, 1));
+    this.classifier = this.module("classifier", new Linear(this.lastChannels, config.numClasses));
+    // Init (REFERENCE.md §1.3): conv kaiming_normal(fan_out) with bias 0, BN γ=1 β=0,
+    // FC U(±1/√out) with bias 0.
+    for (const [, m] of this.namedModules()) {
+      if (m instanceof Conv2d) {
+        init.kaimingNormal_(m.weight, { mode: "fanOut", nonlinearity: "leakyRelu", a: 0 });
+        if (m.bias) init.zeros_(m.bias);
+      }
+    }
+    const range = 1 / Math.sqrt(config.numClasses);
+    init.uniform_(this.classifier.weight, -range, range);
+    init.zeros_(this.classifier.bias!);
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = this.mod1.forward(x);
+    for (const m of [...this.stages, this.last_feat]) {
+      const next = m.forward(h);
+      h.dispose();
+      h = next;
+    }
+    const pooled = F.adaptiveAvgPool2d(h, 1);
+    h.dispose();
+    let flat = pooled.flatten(1);
+    pooled.dispose();
+    if (this.training && this.config.dropout > 0) {
+      const dropped = F.dropout(flat, this.config.dropout, true);
+      flat.dispose();
+      flat = dropped;
+    }
+    const out = this.classifier.forward(flat);
+    flat.dispose();
+    return out;
+  }
+}
