@@ -1,0 +1,99 @@
+// Weights in and out of divided models: read a safetensors file or a PyTorch checkpoint
+// (the reference's `model_best.pth.tar`: {'state_dict': {'module.models.0.…'}}), check it
+// against the members (member count, classifier size, every key and shape) and load it
+// strictly — a checkpoint that does not fit is refused before anything is written.
+import * as fs from "node:fs";
+import { readSafetensors } from "../io/safetensors.js";
+import { extractStateDict, loadPth, pyToJSON } from "../io/pth.js";
+import type { TensorRecord } from "../io/record.js";
+import { recordToTensor } from "../io/tensors.js";
+import { Linear } from "../nn/layers/linear.js";
+import type { Tensor } from "../tensor/tensor.js";
+import type { Members } from "./members.js";
+
+export interface WeightsFile {
+  tensors: Map<string, TensorRecord>;
+  format: "safetensors" | "pytorch";
+  /** Non-tensor entries: safetensors metadata, or the checkpoint's epoch/arch/best_acc1/... */
+  info: Record<string, unknown>;
+}
+
+function isSafetensors(path: string): boolean {
+  if (path.endsWith(".safetensors")) return true;
+  // Otherwise sniff: a safetensors file starts with an 8-byte little-endian header length
+  // followed by "{"; torch.save files start with "PK" (zip) or 0x80 (pickle).
+  const fd = fs.openSync(path, "r");
+  try {
+    const head = Buffer.alloc(9);
+    const n = fs.readSync(fd, head, 0, 9, 0);
+    return n === 9 && head[8] === 0x7b && head.readBigUInt64LE(0) < 100_000_000n;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads the tensors of a safetensors file or a PyTorch checkpoint (`module.` stripped). */
+export function readWeights(path: string): WeightsFile {
+  if (!fs.existsSync(path)) throw new Error(`${path}: no such file`);
+  if (isSafetensors(path)) {
+    const { tensors, metadata } = readSafetensors(path);
+    return { tensors, format: "safetensors", info: { ...metadata } };
+  }
+  const sd = extractStateDict(loadPth(path), path);
+  const info: Record<string, unknown> = {};
+  for (const [k, v] of sd.others) {
+    if (k === "optimizer" || k.startsWith("optimizer.")) continue;
+    const j = pyToJSON(v);
+    if (j === null || ["string", "number", "boolean"].includes(typeof j)) info[k] = j;
+  }
+  return { tensors: sd.tensors, format: "pytorch", info };
+}
+
+/**
+ * The state as the members expect it: a single network's state dict (no `models.` prefix)
+ * is accepted for S=1 as member 0.
+ */
+export function memberKeys(tensors: Map<string, TensorRecord>, split: number): Map<string, TensorRecord> {
+  const keys = [...tensors.keys()];
+  if (split === 1 && keys.length > 0 && !keys.some((k) => k.startsWith("models."))) {
+    return new Map([...tensors].map(([k, v]) => [`models.0.${k}`, v]));
+  }
+  return tensors;
+}
+
+/**
+ * Checks `tensors` against `members` and loads them (strict: every key, every shape). Member
+ * count and classifier size get their own messages because they are the usual mistakes
+ * (wrong --split, wrong --dataset / --num-classes). Nothing is written unless all fits.
+ */
+export function loadMembers(members: Members, given: Map<string, TensorRecord>, source = "checkpoint"): void {
+  const tensors = memberKeys(given, members.split);
+  const indices = new Set<number>();
+  for (const k of tensors.keys()) {
+    const m = /^models\.(\d+)\./.exec(k);
+    if (m) indices.add(Number(m[1]));
+  }
+  if (indices.size > 0 && indices.size !== members.split) {
+    throw new Error(`${source} holds ${indices.size} member network(s) (models.0–${Math.max(...indices)}) but ${members.arch} was built with S=${members.split}; pass --split ${indices.size}`);
+  }
+  // The classifier: the last Linear of member 0.
+  const linears = [...members.models.items[0].namedModules()].filter(([, m]) => m instanceof Linear) as [string, Linear][];
+  const last = linears[linears.length - 1];
+  if (last) {
+    const key = `models.0.${last[0]}.weight`;
+    const rec = tensors.get(key);
+    if (rec && rec.shape.length === 2 && rec.shape[0] !== last[1].outFeatures) {
+      throw new Error(
+        `${source}: the classifier ${key} has ${rec.shape[0]} outputs but ${members.arch} was built for ${last[1].outFeatures} classes (${members.options.dataset}); ` +
+          `use the dataset the checkpoint was trained on or pass --num-classes ${rec.shape[0]}`,
+      );
+    }
+  }
+  const state = new Map<string, Tensor>();
+  try {
+    for (const [k, r] of tensors) state.set(k, recordToTensor(r));
+    members.loadStateDict(state, { strict: true });
+  } finally {
+    for (const t of state.values()) t.dispose();
+  }
+}
