@@ -34,7 +34,10 @@ class DenseLayer extends Module {
     this.norm1 = this.module("norm1", new BatchNorm2d(inFeatures));
     this.conv1 = this.module("conv1", new Conv2d(inFeatures, bnSize * growth, 1, { bias: false }));
     this.norm2 = this.module("norm2", new BatchNorm2d(bnSize * growth));
-    this.conv2 = this.module("conv2", new Conv2d(bnSize * growth, growth, 3, { padding: 1, bias: false }));
+    this.conv2 = this.module(
+      "conv2",
+      new Conv2d(bnSize * growth, growth, 3, { padding: 1, bias: false }),
+    );
     this.shakeDrop = pShakeDrop > 0 ? this.module("shake_drop", new ShakeDrop(pShakeDrop)) : null;
   }
 
@@ -58,10 +61,22 @@ class DenseLayer extends Module {
 class DenseBlock extends Module {
   readonly layers: DenseLayer[] = [];
 
-  constructor(numLayers: number, inFeatures: number, growth: number, bnSize: number, baseP: number, slopeP: number) {
+  constructor(
+    numLayers: number,
+    inFeatures: number,
+    growth: number,
+    bnSize: number,
+    baseP: number,
+    slopeP: number,
+  ) {
     super();
     for (let i = 0; i < numLayers; i++) {
-      const layer = new DenseLayer(inFeatures + i * growth, growth, bnSize, baseP + slopeP * (i + 1));
+      const layer = new DenseLayer(
+        inFeatures + i * growth,
+        growth,
+        bnSize,
+        baseP + slopeP * (i + 1),
+      );
       this.layers.push(this.module(`denselayer${i + 1}`, layer));
     }
   }
@@ -135,7 +150,10 @@ export class DenseNet extends Module {
     this.features.add("relu0", new ReLU(true));
     let nf = initFeatures;
     blocks.forEach((numLayers, i) => {
-      this.features.add(`denseblock${i + 1}`, new DenseBlock(numLayers, nf, this.growth, bnSize, finalP * (i / blocks.length), slope));
+      this.features.add(
+        `denseblock${i + 1}`,
+        new DenseBlock(numLayers, nf, this.growth, bnSize, finalP * (i / blocks.length), slope),
+      );
       nf += numLayers * this.growth;
       if (i !== blocks.length - 1) {
         const out = Math.trunc(nf * compression);
@@ -148,7 +166,8 @@ export class DenseNet extends Module {
     // Init (REFERENCE.md §1.3, torchvision's): conv kaiming_normal (fan_in, gain √2), BN γ=1 β=0,
     // FC weight PyTorch's default, bias 0.
     for (const [, m] of this.namedModules()) {
-      if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: "fanIn", nonlinearity: "leakyRelu", a: 0 });
+      if (m instanceof Conv2d)
+        init.kaimingNormal_(m.weight, { mode: "fanIn", nonlinearity: "leakyRelu", a: 0 });
     }
     init.zeros_(this.classifier.bias!);
   }

@@ -12,7 +12,8 @@ import type { Module } from "../nn/module.js";
 function option(o: BuildOptions, key: string): number | undefined {
   const v = o.extra[key];
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !(v >= 0 && v < 1)) throw new RangeError(`efficientnet: extra.${key} must be a number in [0, 1), got ${String(v)}`);
+  if (typeof v !== "number" || !(v >= 0 && v < 1))
+    throw new RangeError(`efficientnet: extra.${key} must be a number in [0, 1), got ${String(v)}`);
   return v;
 }
 
@@ -63,7 +64,9 @@ for (const variant of ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"]) {
     defaultCrop: coef.resolution,
     description:
       `EfficientNet-${variant.toUpperCase()} (width ${coef.width}, depth ${coef.depth}, dropout ${coef.dropout}÷√S): ` +
-      (cifar ? "CIFAR/SVHN build the reference's LightNet++ network (stride-1 stem), imagenet " : "ImageNet only, ") +
+      (cifar
+        ? "CIFAR/SVHN build the reference's LightNet++ network (stride-1 stem), imagenet "
+        : "ImageNet only, ") +
       `the lukemelas network at ${coef.resolution}px; per-S width tables (REFERENCE §1.2). extra: dropout, dropConnect`,
     member: (o) => build(variant, o),
   });

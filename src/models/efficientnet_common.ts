@@ -26,7 +26,12 @@ const K = [3, 3, 5, 3, 5, 5, 3];
 const STRIDES = [1, 2, 2, 2, 1, 2, 1];
 
 function table(stem: number, channels: number[], head: number, divisor: number): SplitTable {
-  return { stem, head, divisor, stages: channels.map((c, i) => ({ t: T[i], c, n: N[i], k: K[i], s: STRIDES[i] })) };
+  return {
+    stem,
+    head,
+    divisor,
+    stages: channels.map((c, i) => ({ t: T[i], c, n: N[i], k: K[i], s: STRIDES[i] })),
+  };
 }
 
 /** Per-S B0 tables (REFERENCE.md §1.2). */

@@ -33,12 +33,25 @@ class Swish extends Module {
 /** conv (no bias, "same" padding for odd kernels) → BN → swish, under `conv_block`. */
 class ConvBlock extends Module {
   readonly conv_block: NamedSequential;
-  constructor(inCh: number, outCh: number, kernel: number, o: { stride?: number; groups?: number } = {}) {
+  constructor(
+    inCh: number,
+    outCh: number,
+    kernel: number,
+    o: { stride?: number; groups?: number } = {},
+  ) {
     super();
     this.conv_block = this.module(
       "conv_block",
       new NamedSequential()
-        .add("conv", new Conv2d(inCh, outCh, kernel, { stride: o.stride ?? 1, padding: (kernel - 1) >> 1, groups: o.groups ?? 1, bias: false }))
+        .add(
+          "conv",
+          new Conv2d(inCh, outCh, kernel, {
+            stride: o.stride ?? 1,
+            padding: (kernel - 1) >> 1,
+            groups: o.groups ?? 1,
+            bias: false,
+          }),
+        )
         .add("norm", new BatchNorm2d(outCh, BN))
         .add("act", new Swish()),
     );
@@ -80,14 +93,24 @@ class MBConvBlock extends Module {
   readonly point_wise: NamedSequential;
   readonly useResidual: boolean;
 
-  constructor(inCh: number, outCh: number, expand: number, kernel: number, stride: number, readonly dropRate: number) {
+  constructor(
+    inCh: number,
+    outCh: number,
+    expand: number,
+    kernel: number,
+    stride: number,
+    readonly dropRate: number,
+  ) {
     super();
     const hidden = inCh * expand;
     // SE width from the block's input channels (reduction ratio 4, REFERENCE.md §1.2).
     const reduced = Math.max(1, Math.trunc(inCh / 4));
     this.useResidual = inCh === outCh && stride === 1;
     this.expansion = expand !== 1 ? this.module("expansion", new ConvBlock(inCh, hidden, 1)) : null;
-    this.depth_wise = this.module("depth_wise", new ConvBlock(hidden, hidden, kernel, { stride, groups: hidden }));
+    this.depth_wise = this.module(
+      "depth_wise",
+      new ConvBlock(hidden, hidden, kernel, { stride, groups: hidden }),
+    );
     this.se_block = this.module("se_block", new SEBlock(hidden, reduced));
     this.point_wise = this.module(
       "point_wise",
@@ -147,7 +170,10 @@ export class LightNetEfficientNet extends Module {
       const dropRate = config.dropout ? (config.dropout * (j + 1)) / config.stages.length : 0;
       const stage = new NamedSequential();
       for (let b = 0; b < roundRepeats(st.n, config.depth); b++) {
-        stage.add(`block${b + 1}`, new MBConvBlock(inCh, outCh, st.t, st.k, b === 0 ? st.s : 1, dropRate));
+        stage.add(
+          `block${b + 1}`,
+          new MBConvBlock(inCh, outCh, st.t, st.k, b === 0 ? st.s : 1, dropRate),
+        );
         inCh = outCh;
       }
       this.stages.push(this.module(`mod${j + 2}`, stage));

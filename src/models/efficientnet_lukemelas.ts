@@ -27,8 +27,17 @@ class StaticSameConv2d extends Conv2d {
   /** [left, right, top, bottom] zero padding, or null when none is needed. */
   readonly samePad: number[] | null;
 
-  constructor(inCh: number, outCh: number, kernel: number, o: { stride?: number; groups?: number; bias?: boolean; imageSize: number }) {
-    super(inCh, outCh, kernel, { stride: o.stride ?? 1, groups: o.groups ?? 1, bias: o.bias ?? true });
+  constructor(
+    inCh: number,
+    outCh: number,
+    kernel: number,
+    o: { stride?: number; groups?: number; bias?: boolean; imageSize: number },
+  ) {
+    super(inCh, outCh, kernel, {
+      stride: o.stride ?? 1,
+      groups: o.groups ?? 1,
+      bias: o.bias ?? true,
+    });
     const s = o.stride ?? 1;
     const total = Math.max((sameOut(o.imageSize, s) - 1) * s + kernel - o.imageSize, 0);
     const lo = total >> 1;
@@ -90,17 +99,37 @@ class MBConvBlock extends Module {
     const { inCh, outCh, expand, kernel, stride, imageSize } = args;
     const hidden = inCh * expand;
     if (expand !== 1) {
-      this._expand_conv = this.module("_expand_conv", new StaticSameConv2d(inCh, hidden, 1, { bias: false, imageSize }));
+      this._expand_conv = this.module(
+        "_expand_conv",
+        new StaticSameConv2d(inCh, hidden, 1, { bias: false, imageSize }),
+      );
       this._bn0 = this.module("_bn0", new BatchNorm2d(hidden, BN));
     }
-    this._depthwise_conv = this.module("_depthwise_conv", new StaticSameConv2d(hidden, hidden, kernel, { stride, groups: hidden, bias: false, imageSize }));
+    this._depthwise_conv = this.module(
+      "_depthwise_conv",
+      new StaticSameConv2d(hidden, hidden, kernel, {
+        stride,
+        groups: hidden,
+        bias: false,
+        imageSize,
+      }),
+    );
     this._bn1 = this.module("_bn1", new BatchNorm2d(hidden, BN));
     // SE ratio 0.25 of the block's input channels (REFERENCE.md §1.2).
     const squeezed = Math.max(1, Math.trunc(inCh * 0.25));
-    this._se_reduce = this.module("_se_reduce", new StaticSameConv2d(hidden, squeezed, 1, { imageSize: 1 }));
-    this._se_expand = this.module("_se_expand", new StaticSameConv2d(squeezed, hidden, 1, { imageSize: 1 }));
+    this._se_reduce = this.module(
+      "_se_reduce",
+      new StaticSameConv2d(hidden, squeezed, 1, { imageSize: 1 }),
+    );
+    this._se_expand = this.module(
+      "_se_expand",
+      new StaticSameConv2d(squeezed, hidden, 1, { imageSize: 1 }),
+    );
     const outSize = sameOut(imageSize, stride);
-    this._project_conv = this.module("_project_conv", new StaticSameConv2d(hidden, outCh, 1, { bias: false, imageSize: outSize }));
+    this._project_conv = this.module(
+      "_project_conv",
+      new StaticSameConv2d(hidden, outCh, 1, { bias: false, imageSize: outSize }),
+    );
     this._bn2 = this.module("_bn2", new BatchNorm2d(outCh, BN));
     // id_skip is on for every block; the residual needs stride 1 and equal widths.
     this.skip = stride === 1 && inCh === outCh;
@@ -177,7 +206,10 @@ export class LukemelasEfficientNet extends Module {
     const filters = (c: number) => makeDivisible(c * width, divisor);
     let size = config.imageSize;
     const stemOut = filters(config.stem);
-    this._conv_stem = this.module("_conv_stem", new StaticSameConv2d(3, stemOut, 3, { stride: 2, bias: false, imageSize: size }));
+    this._conv_stem = this.module(
+      "_conv_stem",
+      new StaticSameConv2d(3, stemOut, 3, { stride: 2, bias: false, imageSize: size }),
+    );
     this._bn0 = this.module("_bn0", new BatchNorm2d(stemOut, BN));
     size = sameOut(size, 2);
     this._blocks = this.module("_blocks", new ModuleList<MBConvBlock>());
@@ -185,15 +217,29 @@ export class LukemelasEfficientNet extends Module {
     for (const st of config.stages) {
       const outCh = filters(st.c);
       const repeats = roundRepeats(st.n, config.depth);
-      this._blocks.push(new MBConvBlock({ inCh, outCh, expand: st.t, kernel: st.k, stride: st.s, imageSize: size }));
+      this._blocks.push(
+        new MBConvBlock({ inCh, outCh, expand: st.t, kernel: st.k, stride: st.s, imageSize: size }),
+      );
       size = sameOut(size, st.s);
       for (let r = 1; r < repeats; r++) {
-        this._blocks.push(new MBConvBlock({ inCh: outCh, outCh, expand: st.t, kernel: st.k, stride: 1, imageSize: size }));
+        this._blocks.push(
+          new MBConvBlock({
+            inCh: outCh,
+            outCh,
+            expand: st.t,
+            kernel: st.k,
+            stride: 1,
+            imageSize: size,
+          }),
+        );
       }
       inCh = outCh;
     }
     const headOut = filters(config.head);
-    this._conv_head = this.module("_conv_head", new StaticSameConv2d(inCh, headOut, 1, { bias: false, imageSize: size }));
+    this._conv_head = this.module(
+      "_conv_head",
+      new StaticSameConv2d(inCh, headOut, 1, { bias: false, imageSize: size }),
+    );
     this._bn1 = this.module("_bn1", new BatchNorm2d(headOut, BN));
     this._fc = this.module("_fc", new Linear(headOut, config.numClasses));
     const n = this._blocks.length;

@@ -37,12 +37,20 @@ export class PyramidBottleneck extends Module {
   readonly bn4: BatchNorm2d;
   readonly shake_drop: ShakeDrop;
 
-  constructor(inplanes: number, planes: number, readonly stride: number, pShakeDrop: number) {
+  constructor(
+    inplanes: number,
+    planes: number,
+    readonly stride: number,
+    pShakeDrop: number,
+  ) {
     super();
     this.bn1 = this.module("bn1", new BatchNorm2d(inplanes));
     this.conv1 = this.module("conv1", new Conv2d(inplanes, planes, 1, { bias: false }));
     this.bn2 = this.module("bn2", new BatchNorm2d(planes));
-    this.conv2 = this.module("conv2", new Conv2d(planes, planes, 3, { stride, padding: 1, bias: false }));
+    this.conv2 = this.module(
+      "conv2",
+      new Conv2d(planes, planes, 3, { stride, padding: 1, bias: false }),
+    );
     this.bn3 = this.module("bn3", new BatchNorm2d(planes));
     this.conv3 = this.module("conv3", new Conv2d(planes, planes * EXPANSION, 1, { bias: false }));
     this.bn4 = this.module("bn4", new BatchNorm2d(planes * EXPANSION));
@@ -107,7 +115,10 @@ export class PyramidNet extends Module {
     // REFERENCE.md §1.2: addrate = α/(3n·√S), p_L = 0.5/√S, block i gets p_L·(i+1)/(3n).
     const addrate = config.alpha / (3 * n * sqrtS);
     const finalP = (config.finalShakeDrop ?? 0.5) / sqrtS;
-    this.shakeDropProbs = Array.from({ length: 3 * n }, (_, i) => 1 - (1 - (finalP / (3 * n)) * (i + 1)));
+    this.shakeDropProbs = Array.from(
+      { length: 3 * n },
+      (_, i) => 1 - (1 - (finalP / (3 * n)) * (i + 1)),
+    );
     const probs = [...this.shakeDropProbs];
 
     const stem = 16; // never divided (REFERENCE.md §10.24)
@@ -122,7 +133,14 @@ export class PyramidNet extends Module {
       blocks.push(new PyramidBottleneck(inDim, roundHalfEven(featureDim), stride, probs.shift()!));
       for (let i = 1; i < n; i++) {
         const next = featureDim + addrate;
-        blocks.push(new PyramidBottleneck(roundHalfEven(featureDim) * EXPANSION, roundHalfEven(next), 1, probs.shift()!));
+        blocks.push(
+          new PyramidBottleneck(
+            roundHalfEven(featureDim) * EXPANSION,
+            roundHalfEven(next),
+            1,
+            probs.shift()!,
+          ),
+        );
         featureDim = next;
       }
       inDim = roundHalfEven(featureDim) * EXPANSION;
@@ -148,6 +166,8 @@ export class PyramidNet extends Module {
     return this;
   }
 
+  // The reference's forward runs only for cifar10/cifar100 (for svhn it returns its input);
+  // SVHN takes the same CIFAR path here.
   forward(x: Tensor): Tensor {
     const a = this.conv1.forward(x);
     let h = this.bn1.forward(a);
@@ -189,7 +209,8 @@ function registerPyramid(depth: number, alpha: number): void {
         alpha,
         split: o.split,
         numClasses: o.numClasses,
-        finalShakeDrop: typeof o.extra.finalShakeDrop === "number" ? o.extra.finalShakeDrop : undefined,
+        finalShakeDrop:
+          typeof o.extra.finalShakeDrop === "number" ? o.extra.finalShakeDrop : undefined,
       }),
   });
 }

@@ -9,7 +9,7 @@ import { Conv2d } from "../nn/layers/conv.js";
 import { BatchNorm2d } from "../nn/layers/batchnorm.js";
 import { Linear } from "../nn/layers/linear.js";
 import { Sequential } from "../nn/layers/containers.js";
-import { AvgPool2d, MaxPool2d, ReLU } from "../nn/layers/activation.js";
+import { MaxPool2d, ReLU } from "../nn/layers/activation.js";
 import * as F from "../nn/functional.js";
 import * as init from "../nn/init.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -35,12 +35,22 @@ export class SplitAttnConv2d extends Module {
   readonly bn1: BatchNorm2d;
   readonly fc2: Conv2d;
 
-  constructor(inCh: number, readonly outCh: number, stride: number, readonly groups: number, readonly radix: number, reduction: number) {
+  constructor(
+    inCh: number,
+    readonly outCh: number,
+    stride: number,
+    readonly groups: number,
+    readonly radix: number,
+    reduction: number,
+  ) {
     super();
     const mid = outCh * radix;
     // REFERENCE.md §1.2: attention width max(in·radix/reduction, 32).
     const attn = Math.max(Math.floor((inCh * radix) / reduction), 32);
-    this.conv = this.module("conv", new Conv2d(inCh, mid, 3, { stride, padding: 1, groups: groups * radix, bias: false }));
+    this.conv = this.module(
+      "conv",
+      new Conv2d(inCh, mid, 3, { stride, padding: 1, groups: groups * radix, bias: false }),
+    );
     this.bn0 = this.module("bn0", new BatchNorm2d(mid));
     this.fc1 = this.module("fc1", new Conv2d(outCh, attn, 1, { groups }));
     this.bn1 = this.module("bn1", new BatchNorm2d(attn));
@@ -92,7 +102,16 @@ export class ResNeXStBottleneck extends Module {
   /** The avd pool after the split-attention conv (it takes the block's stride), or null. */
   readonly avdStride: number | null;
 
-  constructor(inplanes: number, planes: number, groups: number, baseWidth: number, stride: number, downsample: Sequential | null, isFirst: boolean, radix = 2) {
+  constructor(
+    inplanes: number,
+    planes: number,
+    groups: number,
+    baseWidth: number,
+    stride: number,
+    downsample: Sequential | null,
+    isFirst: boolean,
+    radix = 2,
+  ) {
     super();
     // Bottleneck inner width int(planes·wpg/64)·groups (REFERENCE.md §1.2 ResNeXt rule).
     const width = Math.trunc(planes * (baseWidth / 64)) * groups;
@@ -100,8 +119,11 @@ export class ResNeXStBottleneck extends Module {
     this.avdStride = avd ? stride : null;
     this.conv1 = this.module("conv1", new Conv2d(inplanes, width, 1, { bias: false }));
     this.bn1 = this.module("bn1", new BatchNorm2d(width));
-    // The split-attention reduction factor is 4 (the reference's default).
-    this.conv2 = this.module("conv2", new SplitAttnConv2d(width, width, avd ? 1 : stride, groups, radix, 4));
+    // Split-attention reduction factor 4: attention width max(2·width/4, 32) (REFERENCE.md §1.2).
+    this.conv2 = this.module(
+      "conv2",
+      new SplitAttnConv2d(width, width, avd ? 1 : stride, groups, radix, 4),
+    );
     this.conv3 = this.module("conv3", new Conv2d(width, planes * 4, 1, { bias: false }));
     this.bn3 = this.module("bn3", new BatchNorm2d(planes * 4));
     this.downsample = downsample ? this.module("downsample", downsample) : null;
@@ -172,7 +194,10 @@ export class ResNeXSt extends Module {
     super();
     // REFERENCE.md §1.2: groups ÷ S (int), stem and widths unchanged.
     this.groups = Math.trunc(config.groups / config.split);
-    if (this.groups < 1) throw new RangeError(`resnexst: ${config.groups} groups cannot be divided by S=${config.split}`);
+    if (this.groups < 1)
+      throw new RangeError(
+        `resnexst: ${config.groups} groups cannot be divided by S=${config.split}`,
+      );
     const stem = config.stem ?? 64;
     let inplanes = stem * 2;
     // Deep stem: conv3×3 s2 (3→w), conv3×3 (w→w), conv3×3 (w→2w), each + BN + ReLU; max-pool 3×3 s2 (ceil).
@@ -190,18 +215,43 @@ export class ResNeXSt extends Module {
         .add("relu3", new ReLU(true))
         .add("pool", new MaxPool2d(3, { stride: 2, ceilMode: true })),
     );
-    const makeLayer = (planes: number, blocks: number, stride: number, isFirst: boolean): Sequential => {
+    const makeLayer = (
+      planes: number,
+      blocks: number,
+      stride: number,
+      isFirst: boolean,
+    ): Sequential => {
       let down: Sequential | null = null;
       if (stride !== 1 || inplanes !== planes * 4) {
         // ResNet-D shortcut: 2×2 average pool (ceil, padding not counted) then 1×1 conv + BN.
         down =
           stride === 1
-            ? new Sequential(new Conv2d(inplanes, planes * 4, 1, { bias: false }), new BatchNorm2d(planes * 4))
-            : new Sequential(new AvgDown(stride), new Conv2d(inplanes, planes * 4, 1, { bias: false }), new BatchNorm2d(planes * 4));
+            ? new Sequential(
+                new Conv2d(inplanes, planes * 4, 1, { bias: false }),
+                new BatchNorm2d(planes * 4),
+              )
+            : new Sequential(
+                new AvgDown(stride),
+                new Conv2d(inplanes, planes * 4, 1, { bias: false }),
+                new BatchNorm2d(planes * 4),
+              );
       }
-      const list = [new ResNeXStBottleneck(inplanes, planes, this.groups, config.baseWidth, stride, down, isFirst)];
+      const list = [
+        new ResNeXStBottleneck(
+          inplanes,
+          planes,
+          this.groups,
+          config.baseWidth,
+          stride,
+          down,
+          isFirst,
+        ),
+      ];
       inplanes = planes * 4;
-      for (let i = 1; i < blocks; i++) list.push(new ResNeXStBottleneck(inplanes, planes, this.groups, config.baseWidth, 1, null, isFirst));
+      for (let i = 1; i < blocks; i++)
+        list.push(
+          new ResNeXStBottleneck(inplanes, planes, this.groups, config.baseWidth, 1, null, isFirst),
+        );
       return new Sequential(...list);
     };
     // REFERENCE.md §10.22: is_first is False for stage 1 and True for every block of stages 2–4.
@@ -246,7 +296,14 @@ export class ResNeXSt extends Module {
   }
 }
 
-function registerResNeXSt(name: string, layers: number[], groups: number, baseWidth: number, dropout: number, paper: string): void {
+function registerResNeXSt(
+  name: string,
+  layers: number[],
+  groups: number,
+  baseWidth: number,
+  dropout: number,
+  paper: string,
+): void {
   register({
     name,
     family: "resnexst",
@@ -254,12 +311,34 @@ function registerResNeXSt(name: string, layers: number[], groups: number, baseWi
     splits: [1, 2, 4, 8].filter((s) => groups % s === 0),
     datasets: ["imagenet"],
     description: `ResNeXSt-${layers.length === 4 && layers[2] === 23 ? 101 : 50} ${groups}x${baseWidth}d (ImageNet): radix-2 split attention, avd, groups ÷ S, FC dropout ${dropout}÷√S (REFERENCE §1.2, §2, §10.22); ${paper}`,
-    member: (o) => new ResNeXSt({ layers, groups, baseWidth, split: o.split, numClasses: o.numClasses, dropout }),
+    member: (o) =>
+      new ResNeXSt({
+        layers,
+        groups,
+        baseWidth,
+        split: o.split,
+        numClasses: o.numClasses,
+        dropout,
+      }),
   });
 }
 
 // REFERENCE.md §1.2 / §7.3 (checkpoints.md, S=1): 17.8M, 30.5M, 37.1M params.
-registerResNeXSt("resnexst50_4x16d", [3, 4, 6, 3], 4, 16, 0.0, "paper 17.8M params / 4.3 GFLOPs at S=1");
+registerResNeXSt(
+  "resnexst50_4x16d",
+  [3, 4, 6, 3],
+  4,
+  16,
+  0.0,
+  "paper 17.8M params / 4.3 GFLOPs at S=1",
+);
 registerResNeXSt("resnexst50_8x16d", [3, 4, 6, 3], 8, 16, 0.0, "paper 30.5M / 6.8 GFLOPs at S=1");
 registerResNeXSt("resnexst50_4x32d", [3, 4, 6, 3], 4, 32, 0.0, "paper 37.1M / 8.3 GFLOPs at S=1");
-registerResNeXSt("resnexst101_8x32d", [3, 4, 23, 3], 8, 32, 0.1, "used with RandAugment m9 (REFERENCE §6.3)");
+registerResNeXSt(
+  "resnexst101_8x32d",
+  [3, 4, 23, 3],
+  8,
+  32,
+  0.1,
+  "used with RandAugment m9 (REFERENCE §6.3)",
+);

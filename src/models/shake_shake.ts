@@ -31,7 +31,11 @@ class Shortcut extends Module {
   readonly conv2: Conv2d;
   readonly bn: BatchNorm2d;
 
-  constructor(inCh: number, outCh: number, readonly stride: number) {
+  constructor(
+    inCh: number,
+    outCh: number,
+    readonly stride: number,
+  ) {
     super();
     this.conv1 = this.module("conv1", new Conv2d(inCh, outCh / 2, 1, { bias: false }));
     this.conv2 = this.module("conv2", new Conv2d(inCh, outCh / 2, 1, { bias: false }));
@@ -40,7 +44,9 @@ class Shortcut extends Module {
 
   private subsample(x: Tensor): Tensor {
     // avg_pool2d with a 1×1 window and stride s is plain subsampling.
-    return this.stride === 1 ? x : x.slice(2, 0, undefined, this.stride).slice(3, 0, undefined, this.stride);
+    return this.stride === 1
+      ? x
+      : x.slice(2, 0, undefined, this.stride).slice(3, 0, undefined, this.stride);
   }
 
   forward(x: Tensor): Tensor {
@@ -87,7 +93,10 @@ class UnusedShortcut extends Module {
 class FrozenConvWeight extends Module {
   constructor(shape: number[]) {
     super();
-    this.buffer("weight", init.kaimingNormal_(empty(shape), { mode: "fanOut", nonlinearity: "relu" }));
+    this.buffer(
+      "weight",
+      init.kaimingNormal_(empty(shape), { mode: "fanOut", nonlinearity: "relu" }),
+    );
   }
   forward(): Tensor {
     throw new Error("frozen tensors have no forward");
@@ -131,7 +140,10 @@ export class ShakeBlock extends Module {
   constructor(inCh: number, outCh: number, stride: number) {
     super();
     this.equalIO = inCh === outCh;
-    this.shortcut = this.module("shortcut", this.equalIO ? new UnusedShortcut(inCh, outCh) : new Shortcut(inCh, outCh, stride));
+    this.shortcut = this.module(
+      "shortcut",
+      this.equalIO ? new UnusedShortcut(inCh, outCh) : new Shortcut(inCh, outCh, stride),
+    );
     this.branch1 = this.module("branch1", branch(inCh, outCh, stride));
     this.branch2 = this.module("branch2", branch(inCh, outCh, stride));
   }
@@ -175,14 +187,20 @@ export class ShakeResNet extends Module {
     this.conv_1 = this.module("conv_1", new Conv2d(3, 16, 3, { padding: 1 }));
     this.bn_1 = this.module("bn_1", new BatchNorm2d(16));
     const stage = (inCh: number, outCh: number, stride: number) =>
-      new Sequential(...Array.from({ length: n }, (_, i) => new ShakeBlock(i === 0 ? inCh : outCh, outCh, i === 0 ? stride : 1)));
+      new Sequential(
+        ...Array.from(
+          { length: n },
+          (_, i) => new ShakeBlock(i === 0 ? inCh : outCh, outCh, i === 0 ? stride : 1),
+        ),
+      );
     this.stage_1 = this.module("stage_1", stage(16, w, 1));
     this.stage_2 = this.module("stage_2", stage(w, 2 * w, 2));
     this.stage_3 = this.module("stage_3", stage(2 * w, 4 * w, 2));
     this.fc_out = this.module("fc_out", new Linear(4 * w, config.numClasses));
     // Init (REFERENCE.md §1.3): conv kaiming_normal(fan_out, relu), BN γ=1 β=0, FC N(0, 1e-3²) bias 0.
     for (const [, m] of this.namedModules()) {
-      if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: "fanOut", nonlinearity: "relu" });
+      if (m instanceof Conv2d)
+        init.kaimingNormal_(m.weight, { mode: "fanOut", nonlinearity: "relu" });
     }
     init.normal_(this.fc_out.weight, 0, 1e-3);
     init.zeros_(this.fc_out.bias!);

@@ -26,30 +26,66 @@ import { ResNeXSt } from "../../src/models/resnexst.js";
 import { EFFICIENTNET_TABLES } from "../../src/models/efficientnet_common.js";
 import { assertClose } from "../helpers/engine.js";
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "test", "fixtures", "models_b");
+const FIXTURES = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "..",
+  "test",
+  "fixtures",
+  "models_b",
+);
 
 type Config = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** divco's network for a fixture's configuration (the same constructor arguments as PyTorch's). */
 const BUILDERS: Record<string, (c: Config) => Module> = {
-  shake_shake: (c) => new ShakeResNet({ depth: c.depth, width: c.width, numClasses: c.num_classes }),
-  pyramidnet: (c) => new PyramidNet({ depth: c.depth, alpha: c.alpha, split: c.split, numClasses: c.num_classes }),
+  shake_shake: (c) =>
+    new ShakeResNet({ depth: c.depth, width: c.width, numClasses: c.num_classes }),
+  pyramidnet: (c) =>
+    new PyramidNet({ depth: c.depth, alpha: c.alpha, split: c.split, numClasses: c.num_classes }),
   densenet: (c) =>
-    new DenseNet({ growth: c.growth, blocks: c.blocks, split: c.split, numClasses: c.num_classes, finalShakeDrop: c.final_p }),
+    new DenseNet({
+      growth: c.growth,
+      blocks: c.blocks,
+      split: c.split,
+      numClasses: c.num_classes,
+      finalShakeDrop: c.final_p,
+    }),
   efficientnet_lightnet: (c) =>
     new LightNetEfficientNet({
-      stem: c.stem, stages: c.stages, head: c.head, divisor: c.divisor, width: c.width, depth: c.depth,
-      dropout: 0.2, stemStride: c.stem_stride, numClasses: c.num_classes,
+      stem: c.stem,
+      stages: c.stages,
+      head: c.head,
+      divisor: c.divisor,
+      width: c.width,
+      depth: c.depth,
+      dropout: 0.2,
+      stemStride: c.stem_stride,
+      numClasses: c.num_classes,
     }),
   efficientnet_lukemelas: (c) =>
     new LukemelasEfficientNet({
-      stem: c.stem, stages: c.stages, head: c.head, divisor: c.divisor, width: c.width, depth: c.depth,
-      dropout: 0.2, dropConnect: 0.2, imageSize: c.image_size, numClasses: c.num_classes,
+      stem: c.stem,
+      stages: c.stages,
+      head: c.head,
+      divisor: c.divisor,
+      width: c.width,
+      depth: c.depth,
+      dropout: 0.2,
+      dropConnect: 0.2,
+      imageSize: c.image_size,
+      numClasses: c.num_classes,
     }),
   resnexst: (c) =>
     new ResNeXSt({
-      layers: c.layers, groups: c.groups, baseWidth: c.base_width, split: c.split, numClasses: c.num_classes,
-      dropout: 0.1, stem: c.stem,
+      layers: c.layers,
+      groups: c.groups,
+      baseWidth: c.base_width,
+      split: c.split,
+      numClasses: c.num_classes,
+      dropout: 0.1,
+      stem: c.stem,
     }),
 };
 
@@ -60,7 +96,8 @@ for (const [name, build] of Object.entries(BUILDERS)) {
       const config = JSON.parse(String(metadata.config)) as Config;
       const model = build(config);
       const state = new Map<string, Tensor>();
-      for (const [k, t] of tensors) if (k.startsWith("param.")) state.set(k.slice("param.".length), t);
+      for (const [k, t] of tensors)
+        if (k.startsWith("param.")) state.set(k.slice("param.".length), t);
       model.loadStateDict(state); // strict: every key present, none extra, shapes equal
       model.eval();
       const expected = tensors.get("logits")!;
@@ -78,7 +115,9 @@ interface OfficialEntry {
   numClasses: number;
   splits: Record<string, { digest: string; entries: number; stateNumel: number; params: number }>;
 }
-const official = JSON.parse(readFileSync(join(FIXTURES, "official_keys.json"), "utf8")) as { archs: Record<string, OfficialEntry> };
+const official = JSON.parse(readFileSync(join(FIXTURES, "official_keys.json"), "utf8")) as {
+  archs: Record<string, OfficialEntry>;
+};
 
 function stateDigest(m: Module): { digest: string; entries: number; stateNumel: number } {
   const state = m.stateDict();
@@ -88,7 +127,11 @@ function stateDigest(m: Module): { digest: string; entries: number; stateNumel: 
     text += `${k} ${t.shape.join(",")}\n`;
     numel += t.numel;
   }
-  return { digest: createHash("sha256").update(text).digest("hex"), entries: state.size, stateNumel: numel };
+  return {
+    digest: createHash("sha256").update(text).digest("hex"),
+    entries: state.size,
+    stateNumel: numel,
+  };
 }
 
 /** Parameter totals in millions (plain, with BN running statistics) by "arch/dataset/S", filled as members are built. */
@@ -96,11 +139,20 @@ const totalsSeen = new Map<string, { params: number; withStats: number }>();
 
 function member(arch: string, dataset: DatasetKind, split: number): Module {
   const e = lookup(arch);
-  const m = e.member({ split, dataset, numClasses: DATASET_CLASSES[dataset], crop: dataset === "imagenet" ? (e.defaultCrop ?? 224) : 32, extra: {} });
+  const m = e.member({
+    split,
+    dataset,
+    numClasses: DATASET_CLASSES[dataset],
+    crop: dataset === "imagenet" ? (e.defaultCrop ?? 224) : 32,
+    extra: {},
+  });
   let stats = 0;
   for (const [k, b] of m.namedBuffers()) if (/running_(mean|var)$/.test(k)) stats += b.numel;
   const params = m.numParameters();
-  totalsSeen.set(`${arch}/${dataset}/${split}`, { params: (split * params) / 1e6, withStats: (split * (params + stats)) / 1e6 });
+  totalsSeen.set(`${arch}/${dataset}/${split}`, {
+    params: (split * params) / 1e6,
+    withStats: (split * (params + stats)) / 1e6,
+  });
   return m;
 }
 
@@ -109,14 +161,26 @@ test("every architecture's state-dict keys and shapes equal the official network
     for (const [s, want] of Object.entries(entry.splits)) {
       const m = member(arch, entry.dataset, Number(s));
       const got = stateDigest(m);
-      assert.equal(got.entries, want.entries, `${arch} (${entry.dataset}) S=${s}: state-dict entries`);
+      assert.equal(
+        got.entries,
+        want.entries,
+        `${arch} (${entry.dataset}) S=${s}: state-dict entries`,
+      );
       assert.equal(got.stateNumel, want.stateNumel, `${arch} (${entry.dataset}) S=${s}: elements`);
-      assert.equal(got.digest, want.digest, `${arch} (${entry.dataset}) S=${s}: keys/shapes digest`);
+      assert.equal(
+        got.digest,
+        want.digest,
+        `${arch} (${entry.dataset}) S=${s}: keys/shapes digest`,
+      );
       if (arch.startsWith("shake_resnet26")) {
         // Its never-called shortcuts are frozen buffers here, parameters (without gradients) there.
         assert.ok(m.numParameters() < want.params, `${arch}: unused shortcuts are not trainable`);
       } else {
-        assert.equal(m.numParameters(), want.params, `${arch} (${entry.dataset}) S=${s}: parameters`);
+        assert.equal(
+          m.numParameters(),
+          want.params,
+          `${arch} (${entry.dataset}) S=${s}: parameters`,
+        );
       }
       m.dispose();
     }
@@ -126,7 +190,11 @@ test("every architecture's state-dict keys and shapes equal the official network
 // ---- parameter counts against the paper's tables --------------------------------------------
 
 /** Parameters summed over S members, in millions, plain and with BN running statistics. */
-function totals(arch: string, dataset: DatasetKind, split: number): { params: number; withStats: number } {
+function totals(
+  arch: string,
+  dataset: DatasetKind,
+  split: number,
+): { params: number; withStats: number } {
   const key = `${arch}/${dataset}/${split}`;
   if (!totalsSeen.has(key)) member(arch, dataset, split).dispose();
   return totalsSeen.get(key)!;
@@ -136,11 +204,19 @@ function totals(arch: string, dataset: DatasetKind, split: number): { params: nu
  * The tables print 0.1M precision and mix two conventions (REFERENCE.md §1.4: the official
  * summary.py adds BN running statistics): a count matches if either convention rounds to it.
  */
-function assertTable(arch: string, dataset: DatasetKind, table: Record<number, number>, where: string): void {
+function assertTable(
+  arch: string,
+  dataset: DatasetKind,
+  table: Record<number, number>,
+  where: string,
+): void {
   for (const [s, ref] of Object.entries(table)) {
     const t = totals(arch, dataset, Number(s));
     const ok = Math.abs(t.params - ref) <= 0.051 || Math.abs(t.withStats - ref) <= 0.051;
-    assert.ok(ok, `${arch} S=${s}: ${t.params.toFixed(3)}M (${t.withStats.toFixed(3)}M with BN statistics) vs ${ref}M (${where})`);
+    assert.ok(
+      ok,
+      `${arch} S=${s}: ${t.params.toFixed(3)}M (${t.withStats.toFixed(3)}M with BN statistics) vs ${ref}M (${where})`,
+    );
   }
 }
 
@@ -166,7 +242,13 @@ test("parameter counts match the paper's tables (REFERENCE.md §7)", () => {
 
 test("division rules: widths, growth, groups and dropout follow REFERENCE.md §1.2 / §2", () => {
   // Shake-Shake: stage widths W·[1,2,4] with W from the per-S table; stem 16 for every S.
-  for (const [s, w] of [[1, 96], [2, 64], [4, 48], [8, 32], [16, 24]]) {
+  for (const [s, w] of [
+    [1, 96],
+    [2, 64],
+    [4, 48],
+    [8, 32],
+    [16, 24],
+  ]) {
     const m = member("shake_resnet26_2x96d", "cifar10", s) as ShakeResNet;
     assert.deepEqual(m.conv_1.weight.shape, [16, 3, 3, 3]);
     assert.equal(m.fc_out.weight.shape[1], 4 * w, `S=${s}`);
@@ -177,11 +259,18 @@ test("division rules: widths, growth, groups and dropout follow REFERENCE.md §1
     const m = member("pyramidnet272", "cifar100", s) as PyramidNet;
     const p = m.shakeDropProbs;
     assert.equal(p.length, 90);
-    assert.ok(Math.abs(p[89] - 0.5 / Math.sqrt(s)) < 1e-12 && Math.abs(p[0] - 0.5 / Math.sqrt(s) / 90) < 1e-12);
+    assert.ok(
+      Math.abs(p[89] - 0.5 / Math.sqrt(s)) < 1e-12 &&
+        Math.abs(p[0] - 0.5 / Math.sqrt(s) / 90) < 1e-12,
+    );
     m.dispose();
   }
   // DenseNet-BC-190 growth 40 → 28 → 20, initial features 2k.
-  for (const [s, k] of [[1, 40], [2, 28], [4, 20]]) {
+  for (const [s, k] of [
+    [1, 40],
+    [2, 28],
+    [4, 20],
+  ]) {
     const m = member("densenet190", "cifar100", s) as DenseNet;
     assert.equal(m.growth, k);
     assert.equal(m.stateDict().get("features.conv0.weight")!.shape[0], 2 * k);
@@ -192,8 +281,14 @@ test("division rules: widths, growth, groups and dropout follow REFERENCE.md §1
   const cifar = member("efficientnetb0", "cifar10", 4) as LightNetEfficientNet;
   assert.equal(cifar.config.dropout, 0.2 / 2);
   assert.equal(cifar.config.stemStride, 1);
-  assert.deepEqual(cifar.config.stages.map((st) => st.s), [1, 2, 1, 2, 1, 1, 1]);
-  assert.deepEqual(cifar.config.stages.map((st) => st.c), EFFICIENTNET_TABLES[4].stages.map((st) => st.c));
+  assert.deepEqual(
+    cifar.config.stages.map((st) => st.s),
+    [1, 2, 1, 2, 1, 1, 1],
+  );
+  assert.deepEqual(
+    cifar.config.stages.map((st) => st.c),
+    EFFICIENTNET_TABLES[4].stages.map((st) => st.c),
+  );
   cifar.dispose();
   const inet = member("efficientnetb7", "imagenet", 2) as LukemelasEfficientNet;
   assert.ok(Math.abs(inet.config.dropout - 0.5 / Math.SQRT2) < 1e-15);
@@ -216,8 +311,14 @@ test("the dataset picks the EfficientNet implementation; B4–B7 are ImageNet-on
   assert.ok([...b.stateDict().keys()].includes("_blocks.0._depthwise_conv.weight"));
   a.dispose();
   b.dispose();
-  assert.throws(() => create("efficientnetb5", { split: 1, dataset: "cifar10" }), /not defined for cifar10/);
-  assert.throws(() => create("shake_resnet26_2x32d", { split: 8, dataset: "cifar10" }), /cannot be divided into S=8/);
+  assert.throws(
+    () => create("efficientnetb5", { split: 1, dataset: "cifar10" }),
+    /not defined for cifar10/,
+  );
+  assert.throws(
+    () => create("shake_resnet26_2x32d", { split: 8, dataset: "cifar10" }),
+    /cannot be divided into S=8/,
+  );
 });
 
 test("train mode: forward/backward on a tiny batch through every family (members get gradients)", () =>
@@ -227,7 +328,8 @@ test("train mode: forward/backward on a tiny batch through every family (members
       const model = build(JSON.parse(String(metadata.config)) as Config);
       const out = model.forward(tensors.get("input")!);
       out.pow(2).mean().backward();
-      for (const [k, p] of model.namedParameters()) assert.ok(p.grad, `${name}: ${k} has no gradient`);
+      for (const [k, p] of model.namedParameters())
+        assert.ok(p.grad, `${name}: ${k} has no gradient`);
       model.dispose();
     }
   }));

@@ -3,7 +3,15 @@
 // evaluation semantics and ShakeDrop's per-batch gate.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Generator, rand, randn, scope, zeros, noGrad, type Tensor } from "../../src/tensor/index.js";
+import {
+  Generator,
+  rand,
+  randn,
+  scope,
+  zeros,
+  noGrad,
+  type Tensor,
+} from "../../src/tensor/index.js";
 import { shakeShake, shakeDrop, ShakeDrop } from "../../src/models/shake.js";
 import { ShakeResNet } from "../../src/models/shake_shake.js";
 import { PyramidNet } from "../../src/models/pyramidnet.js";
@@ -23,7 +31,11 @@ function leaves(seed: number): { a: Tensor; b: Tensor; w: Tensor } {
 
 /** Per-sample coefficients drawn as the functions draw them: U[lo, hi), shape N×1×1×1. */
 function draws(g: Generator, lo: number, hi: number): Tensor {
-  return noGrad(() => rand([N, 1, 1, 1], { generator: g, dtype: "f64" }).mul(hi - lo).add(lo));
+  return noGrad(() =>
+    rand([N, 1, 1, 1], { generator: g, dtype: "f64" })
+      .mul(hi - lo)
+      .add(lo),
+  );
 }
 
 test("Shake-Shake: forward α·a + (1−α)·b, gradients β·g and (1−β)·g with an independent β", () =>
@@ -35,8 +47,17 @@ test("Shake-Shake: forward α·a + (1−α)·b, gradients β·g and (1−β)·g 
     const g = new Generator(7);
     const alpha = draws(g, 0, 1);
     const beta = draws(g, 0, 1);
-    assert.ok(alpha.sub(beta).abs().amin([0, 1, 2, 3]).item() > 1e-3, "α and β are different draws");
-    assertClose(y.detach(), alpha.mul(a.detach()).add(alpha.neg().add(1).mul(b.detach())), "forward", 1e-12, 1e-12);
+    assert.ok(
+      alpha.sub(beta).abs().amin([0, 1, 2, 3]).item() > 1e-3,
+      "α and β are different draws",
+    );
+    assertClose(
+      y.detach(),
+      alpha.mul(a.detach()).add(alpha.neg().add(1).mul(b.detach())),
+      "forward",
+      1e-12,
+      1e-12,
+    );
     assertClose(a.grad!, beta.mul(w), "∂/∂a = β·g", 1e-12, 1e-12);
     assertClose(b.grad!, beta.neg().add(1).mul(w), "∂/∂b = (1−β)·g", 1e-12, 1e-12);
   }));
@@ -105,7 +126,10 @@ test("ShakeDrop's gate is one Bernoulli(1 − p) per batch, not per sample", () 
         const ratio = y.div(x).flatten(1);
         const unchanged = ratio.select(1, 0).sub(1).abs().lt(1e-12).sum().item();
         assert.equal(unchanged, 0, "a perturbed batch has no unperturbed sample");
-        assert.ok(ratio.amax(1).sub(ratio.amin(1)).amax(0).item() < 1e-9, "α constant within a sample");
+        assert.ok(
+          ratio.amax(1).sub(ratio.amin(1)).amax(0).item() < 1e-9,
+          "α constant within a sample",
+        );
       });
     }
     // Kept with probability 0.7: 140 ± 6.5 (σ); allow ±5σ.
@@ -144,7 +168,17 @@ test("networks: seeded generators make Shake-Shake and ShakeDrop training steps 
       const again = run(5);
       first.forEach((t, i) => assertClose(again[i], t, `tensor ${i}`, 0, 0));
       const other = run(6);
-      assert.ok(other.some((t, i) => t.sub(first[i]).abs().amax([...t.shape.keys()]).item() > 0), "another seed differs");
+      assert.ok(
+        other.some(
+          (t, i) =>
+            t
+              .sub(first[i])
+              .abs()
+              .amax([...t.shape.keys()])
+              .item() > 0,
+        ),
+        "another seed differs",
+      );
       net.dispose();
     }
   }));
