@@ -2,7 +2,8 @@
 // different random coefficients (REFERENCE.md §10.20). The reference writes them as custom
 // autograd functions; here each is one expression whose gradient is the backward coefficient
 // (DESIGN.md §2):   y = β·x + ((α − β)·x).detach()   has value α·x and gradient β.
-// Coefficients are drawn per sample from `generator` (libtorch's default one when absent).
+// Coefficients are drawn per sample from `generator` (a generator of the input's device;
+// libtorch's default one when absent).
 import { Module } from "../nn/module.js";
 import { noGrad } from "../tensor/autograd.js";
 import { rand, zeros } from "../tensor/creation.js";
@@ -75,7 +76,7 @@ export interface ShakeDropOptions extends ShakeOptions {
 export function shakeDrop(x: Tensor, o: ShakeDropOptions): Tensor {
   if (!(o.p >= 0 && o.p <= 1)) throw new RangeError(`shakeDrop: p must be in [0, 1], got ${o.p}`);
   if (!o.training) return x.mul(1 - o.p);
-  const gateTensor = zeros([1]);
+  const gateTensor = zeros([1], { dtype: x.dtype, device: x.device });
   const gate = gateTensor.bernoulli_(1 - o.p, o.generator).item();
   gateTensor.dispose();
   if (gate === 1) return x;

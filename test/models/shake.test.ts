@@ -92,7 +92,7 @@ test("ShakeDrop, gate closed (p = 1): forward α·x with α ∈ [−1, 1), gradi
     y.mul(w).sum().backward();
     // Replay: the gate's Bernoulli draw, then α, then β.
     const g = new Generator(11);
-    assert.equal(zeros([1]).bernoulli_(0, g).item(), 0);
+    assert.equal(zeros([1], { dtype: "f64" }).bernoulli_(0, g).item(), 0);
     const alpha = draws(g, -1, 1);
     const beta = draws(g, 0, 1);
     assert.ok(alpha.amin([0, 1, 2, 3]).item() < 0 || alpha.amax([0, 1, 2, 3]).item() > 0);
