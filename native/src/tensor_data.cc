@@ -22,20 +22,30 @@ std::vector<int64_t> ReadShape(Napi::Env env, Napi::Value v, const char* what) {
   return shape;
 }
 
-// Bytes of a TypedArray, DataView, Buffer or ArrayBuffer.
+// Bytes of a TypedArray, DataView, Buffer or ArrayBuffer. The data pointer comes straight from
+// N-API's typed-array info, which also works for views of a SharedArrayBuffer (the data
+// loader's worker buffers), where wrapping the backing store as an ArrayBuffer would fail.
 std::pair<uint8_t*, size_t> Bytes(Napi::Env env, Napi::Value v, const char* what) {
   if (v.IsTypedArray()) {
-    auto ta = v.As<Napi::TypedArray>();
-    auto* base = static_cast<uint8_t*>(ta.ArrayBuffer().Data());
-    return {base + ta.ByteOffset(), ta.ByteLength()};
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    napi_value ab;
+    size_t offset;
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset), (std::pair<uint8_t*, size_t>{}));
+    return {static_cast<uint8_t*>(data), static_cast<size_t>(v.As<Napi::TypedArray>().ByteLength())};
+  }
+  if (v.IsDataView()) {
+    size_t length;
+    void* data;
+    napi_value ab;
+    size_t offset;
+    NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, v, &length, &data, &ab, &offset), (std::pair<uint8_t*, size_t>{}));
+    return {static_cast<uint8_t*>(data), length};
   }
   if (v.IsArrayBuffer()) {
     auto ab = v.As<Napi::ArrayBuffer>();
     return {static_cast<uint8_t*>(ab.Data()), ab.ByteLength()};
-  }
-  if (v.IsDataView()) {
-    auto dv = v.As<Napi::DataView>();
-    return {static_cast<uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset(), dv.ByteLength()};
   }
   throw Napi::TypeError::New(env, std::string(what) + ": expected a TypedArray, Buffer or ArrayBuffer");
 }

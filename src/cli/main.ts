@@ -8,6 +8,8 @@ type Runner = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = {
   data: { help: "get, check and describe datasets (CIFAR-10/100, SVHN, ImageNet folders)", load: async () => (await import("./data.js")).runData },
+  train: { help: "co-train S members of an architecture (resumable run directories)", load: async () => (await import("./train.js")).runTrain },
+  demo: { help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~2 min)", load: async () => (await import("./demo.js")).runDemo },
   info: { help: "the engine's build: libtorch version, threads, devices", load: async () => (await import("./info.js")).runInfo },
 };
 

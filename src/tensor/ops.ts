@@ -33,7 +33,7 @@ const specs = [
   "set_data", "relu_", "lerp_.Scalar", "sqrt_", "requires_grad_",
   // reductions
   "sum", "sum.dim_IntList", "mean", "mean.dim", "max", "max.dim", "min", "min.dim", "amax", "amin", "argmax",
-  "argmin", "topk", "var.dim", "std.dim", "prod", "logsumexp", "all", "any", "norm.Scalar", "sort",
+  "argmin", "topk", "var.dim", "std.dim", "prod", "logsumexp", "all", "any", "any.dim", "norm.Scalar", "sort",
   // indexing
   "index_select", "gather", "scatter.src", "scatter.value", "scatter_add", "masked_fill.Scalar",
   "masked_fill.Tensor", "where.self", "index.Tensor", "index_put_", "one_hot", "nonzero",

@@ -31,7 +31,7 @@ const O = opTable({
   clamp_: "clamp_", normal_: "normal_", uniform_: "uniform_", bernoulli_: "bernoulli_.float", relu_: "relu_",
   sum: "sum", sumDim: "sum.dim_IntList", mean: "mean", meanDim: "mean.dim", max: "max", maxDim: "max.dim",
   min: "min", minDim: "min.dim", amax: "amax", amin: "amin", argmax: "argmax", argmin: "argmin", topk: "topk",
-  varDim: "var.dim", stdDim: "std.dim", logsumexp: "logsumexp", all: "all", any: "any", sort: "sort",
+  varDim: "var.dim", stdDim: "std.dim", logsumexp: "logsumexp", anyDim: "any.dim", all: "all", any: "any", sort: "sort",
   reshape: "reshape", view: "view", permute: "permute", transpose: "transpose.int", narrow: "narrow",
   slice: "slice.Tensor", select: "select.int", chunk: "chunk", split: "split.Tensor",
   splitSizes: "split_with_sizes", flatten: "flatten.using_ints", squeeze: "squeeze", squeezeDim: "squeeze.dim",
@@ -366,7 +366,10 @@ export class Tensor implements Disposable {
   /** log Σ exp along dims, computed stably. */
   logsumexp(dim: number | number[], keepdim = false): Tensor { return call(O.logsumexp, this.handle, dim, keepdim); }
   all(): Tensor { return call(O.all, this.handle); }
-  any(): Tensor { return call(O.any, this.handle); }
+  /** Whether any element is true (over everything, or along one dimension). */
+  any(dim?: number, keepdim = false): Tensor {
+    return dim === undefined ? call(O.any, this.handle) : call(O.anyDim, this.handle, dim, keepdim);
+  }
 
   // ---- shape ------------------------------------------------------------------------------
 

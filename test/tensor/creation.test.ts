@@ -32,6 +32,9 @@ test("every dtype round-trips through TypedArrays", () =>
       assert.equal(t.dtype, d);
       assert.deepEqual(t.toArray(), [1.5, -2, 0.25], d);
     }
+    const shared = new Float32Array(new SharedArrayBuffer(16));
+    shared.set([1, 2, 3, 4]);
+    assert.deepEqual(tensor(shared.subarray(1)).toArray(), [2, 3, 4], "views of a SharedArrayBuffer (loader buffers)");
     const typed = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3] });
     assert.deepEqual(typed.shape, [2, 3]);
     assert.deepEqual(tensor([[1, 2], [3, 4]]).shape, [2, 2]);

@@ -1,0 +1,82 @@
+// One co-training step (REFERENCE.md §3): member i gets view i; loss = Σ_i CE(z_i, y) +
+// w(epoch)·cot(z_1..z_S); backward; an optimiser step every `gradAccumulation` batches.
+import type { Tensor } from "../tensor/tensor.js";
+import type { MemoryFormatName } from "../tensor/dtype.js";
+import type { Members } from "../models/members.js";
+import type { Optimizer } from "../optim/optimizer.js";
+import type { Batch } from "../data/loader.js";
+import { softTargets } from "../data/transforms/targets.js";
+import { coTrainingLoss, coTrainingWeight, sumCrossEntropy, type CotLoss } from "./losses.js";
+import { labelTensor, softTargetTensor, viewTensor } from "./batch.js";
+
+export interface StepOptions {
+  numClasses: number;
+  labelSmoothing: number;
+  cotLoss: CotLoss | "none";
+  cotWeight: number;
+  cotWarmupEpochs: number;
+  gradAccumulation: number;
+  memoryFormat: MemoryFormatName;
+  device: string;
+}
+
+export interface StepResult {
+  loss: number;
+  ce: number;
+  cot: number;
+  cotWeight: number;
+  /** Each member's correct predictions against the original labels (mixup partners ignored, §3.3). */
+  memberCorrect: number[];
+  ensembleCorrect: number;
+  images: number;
+  stepped: boolean;
+}
+
+/** Runs one batch; call it inside a scope (every tensor it makes is temporary). */
+export function coTrainStep(
+  members: Members,
+  optimizer: Optimizer<{ lr: number }>,
+  batch: Batch,
+  epoch: number,
+  lastOfEpoch: boolean,
+  o: StepOptions,
+): StepResult {
+  const S = members.split;
+  const views = batch.views.map((v) => viewTensor(v, batch.shape, o.memoryFormat, o.device));
+  // With one view for S members (the same-view ablation), every member gets it.
+  const inputs: Tensor[] = views.length === S ? views : Array.from({ length: S }, () => views[0]);
+  const soft = batch.mixup !== undefined || o.labelSmoothing > 0;
+  const labels = labelTensor(batch.labels, o.device);
+  const target = soft
+    ? softTargetTensor(softTargets(batch.labels, o.numClasses, o.labelSmoothing, batch.mixup), batch.labels.length, o.device)
+    : labels;
+  const logits = members.forwardEach(inputs);
+  const ce = sumCrossEntropy(logits, target);
+  const w = coTrainingWeight(epoch, o.cotWeight, o.cotWarmupEpochs);
+  const cot = S > 1 && o.cotLoss !== "none" ? coTrainingLoss(o.cotLoss, logits) : null;
+  const loss = cot ? ce.add(cot.mul(w)) : ce;
+  const scaled = o.gradAccumulation > 1 ? loss.div(o.gradAccumulation) : loss;
+  scaled.backward();
+  const stepped = (batch.index + 1) % o.gradAccumulation === 0 || lastOfEpoch;
+  if (stepped) {
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
+  const memberCorrect = logits.map((z) => z.detach().argmax(1).eq(labels).sum().item());
+  let ensembleCorrect = memberCorrect[0];
+  if (S > 1) {
+    let sum = logits[0].detach();
+    for (let i = 1; i < S; i++) sum = sum.add(logits[i].detach());
+    ensembleCorrect = sum.argmax(1).eq(labels).sum().item();
+  }
+  return {
+    loss: loss.item(),
+    ce: ce.item(),
+    cot: cot ? cot.item() : 0,
+    cotWeight: cot ? w : 0,
+    memberCorrect,
+    ensembleCorrect,
+    images: batch.labels.length,
+    stepped,
+  };
+}
