@@ -5,3 +5,5 @@ export * as optim from "./optim/index.js";
 export * as io from "./io/index.js";
 export * as data from "./data/index.js";
 export * as models from "./models/index.js";
+export * as cotrain from "./cotrain/index.js";
+export * as report from "./report/index.js";
