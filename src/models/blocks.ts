@@ -71,7 +71,7 @@ export function initReference(model: Module): void {
   }
 }
 
-/** Global average pool → flatten → (dropout) → linear, disposing what it consumed. */
+/** Global average pool → flatten → (dropout) → linear, disposing its own intermediates (not `features`). */
 export function classify(features: Tensor, fc: Linear, dropout: Module | null): Tensor {
   const pooled = F.adaptiveAvgPool2d(features, 1);
   const flat = pooled.flatten(1);

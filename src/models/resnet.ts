@@ -184,7 +184,9 @@ export class ResNet extends Module {
 
   forward(x: Tensor): Tensor {
     const h = runStages(x, [this.layer0, ...this.stages]);
-    return classify(h, this.fc, this.dropout);
+    const out = classify(h, this.fc, this.dropout);
+    h.dispose();
+    return out;
   }
 }
 

@@ -173,7 +173,9 @@ export class SENet extends Module {
 
   forward(x: Tensor): Tensor {
     const h = runStages(x, [this.layer0, ...this.stages]);
-    return classify(h, this.lastLinear, this.dropout);
+    const out = classify(h, this.lastLinear, this.dropout);
+    h.dispose();
+    return out;
   }
 }
 
