@@ -10,7 +10,7 @@ import { create } from "../models/registry.js";
 import { countMembers, humanCount } from "../report/accounting.js";
 import "../models/index.js";
 
-const HELP = `Usage: divco demo [--run-dir DIR] [--arch resnet29] [--epochs 6] [--split 2] [--threads N]
+const HELP = `Usage: divco demo [--run-dir DIR] [--arch resnet29] [--epochs 3] [--split 2] [--threads N]
 
 Co-trains ARCH with S members and its undivided counterpart (S=1) on the embedded CIFAR-10
 sample (2000 training images, the 1000 bit-exact test images), offline, and compares them.
@@ -26,7 +26,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       options: {
         "run-dir": { type: "string" },
         arch: { type: "string", default: "resnet29" },
-        epochs: { type: "string", default: "6" },
+        epochs: { type: "string", default: "3" },
         split: { type: "string", default: "2" },
         threads: { type: "string", default: "0" },
         help: { type: "boolean", short: "h" },

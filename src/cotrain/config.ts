@@ -58,6 +58,8 @@ export interface TrainConfig {
   workers: number;
   threads: number;
   device: string;
+  /** Mixed precision (autocast + gradient scaling); CUDA only. */
+  amp: boolean;
   memoryFormat: "channelsLast" | "contiguous";
   /** Keep the checkpoints of the last N epochs besides `last` and `best`. */
   keepLast: number;
@@ -102,6 +104,7 @@ export const DEFAULTS: Omit<TrainConfig, "arch" | "runDir"> = {
   workers: 1,
   threads: 0,
   device: "cpu",
+  amp: false,
   memoryFormat: "contiguous",
   keepLast: 5,
 };
@@ -190,6 +193,8 @@ function validate(c: TrainConfig): void {
     throw new ConfigError(`warmupEpochs (${c.warmupEpochs}) must be fewer than epochs (${c.epochs}); pass --warmup-epochs to shorten it`);
   }
   if (c.device !== "cpu" && !/^cuda(:\d+)?$/.test(c.device)) throw new ConfigError(`device must be cpu or cuda[:N], got ${c.device}`);
+  if (c.amp && c.device === "cpu") throw new ConfigError("amp (mixed precision) needs a CUDA device (--device cuda); on CPU divco trains in fp32");
+  if (c.amp) throw new ConfigError("amp on CUDA is not implemented yet in this build; train without --amp");
   if (c.data === "sample" && c.dataset !== "cifar10") throw new ConfigError(`data "sample" is the embedded CIFAR-10 sample; dataset must be cifar10`);
   if (c.nesterov && c.optimizer === "SGD" && c.momentum <= 0) throw new ConfigError("nesterov needs momentum > 0 (or pass --no-nesterov)");
   if (!c.runDir) throw new ConfigError("runDir is required (where the config, metrics and checkpoints go)");

@@ -150,9 +150,6 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
   const resume = opts.resume ?? false;
   const c = prepareRunDir(user, resume);
   const ckptDir = join(c.runDir, CKPT);
-  mkdirSync(ckptDir, { recursive: true });
-  writeFileAtomicSync(join(c.runDir, "config.json"), new TextEncoder().encode(JSON.stringify(c, null, 2) + "\n"));
-
   setNumThreads(c.threads > 0 ? c.threads : availableParallelism());
   manualSeed(c.seed);
   const members = create(c.arch, { split: c.split, dataset: c.dataset });
@@ -180,6 +177,10 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
     seed: c.seed,
     workers: c.workers,
   });
+  // Everything that can reject the configuration (architecture, S, data) has run: only now is
+  // the run directory created, so a failed start leaves nothing behind to trip over.
+  mkdirSync(ckptDir, { recursive: true });
+  writeFileAtomicSync(join(c.runDir, "config.json"), new TextEncoder().encode(JSON.stringify(c, null, 2) + "\n"));
   const batches = trainLoader.batchesPerEpoch();
   const schedule = new LrSchedule({
     ...LR_DEFAULTS, mode: c.lrMode, lr: c.lr, epochs: c.epochs, itersPerEpoch: batches, warmupEpochs: c.warmupEpochs,

@@ -88,7 +88,10 @@ test("runs are protected: existing directories, unknown keys, changed configs, S
   await assert.rejects(train({ ...base, runDir }, { progress: "quiet" }), (e: Error) => e instanceof ConfigError && /already exists.*--resume/.test(e.message));
   await assert.rejects(train({ ...base, runDir: join(tmp(), "x"), learningRate: 0.1 } as never, { progress: "quiet" }), /unknown config key: learningRate/);
   await assert.rejects(train({ runDir, lr: 0.2 }, { resume: true, progress: "quiet" }), (e: Error) => /different configuration/.test(e.message) && /lr: 0.1 → 0.2/.test(e.message));
-  await assert.rejects(train({ ...base, split: 3, runDir: join(tmp(), "y") }, { progress: "quiet" }), /cannot be divided into S=3; allowed: 1, 2, 4/);
+  const rejected = join(tmp(), "y");
+  await assert.rejects(train({ ...base, split: 3, runDir: rejected }, { progress: "quiet" }), /cannot be divided into S=3; allowed: 1, 2, 4/);
+  assert.ok(!existsSync(rejected), "a rejected start leaves no run directory behind");
+  await assert.rejects(train({ ...base, amp: true, runDir: join(tmp(), "a") }, { progress: "quiet" }), /needs a CUDA device/);
   await assert.rejects(train({ ...base, warmupEpochs: 5, runDir: join(tmp(), "z") }, { progress: "quiet" }), /warmupEpochs \(5\) must be fewer than epochs/);
 });
 
