@@ -2,7 +2,7 @@
 // divided model (S=2) and its undivided counterpart (S=1) with the reference's CIFAR recipe
 // (shortened), then prints ensemble vs members vs undivided with params, MACs and time. Both
 // runs stay in the run directory (config, metrics, TensorBoard events, checkpoints).
-import { parseArgs } from "node:util";
+import { parseCommand } from "./args.js";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { train, type TrainResult } from "../cotrain/trainer.js";
@@ -18,37 +18,22 @@ Takes about two minutes on 2 cores with the defaults.
 `;
 
 export async function runDemo(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        "run-dir": { type: "string" },
-        arch: { type: "string", default: "resnet29" },
-        epochs: { type: "string", default: "3" },
-        split: { type: "string", default: "2" },
-        threads: { type: "string", default: "0" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`divco demo: ${(e as Error).message}\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseCommand("demo", argv, {
+    "run-dir": { type: "string" },
+    arch: { type: "string", default: "resnet29" },
+    epochs: { type: "string", default: "3" },
+    split: { type: "string", default: "2" },
+    threads: { type: "string", default: "0" },
+  }, HELP);
+  if (typeof parsed === "number") return parsed;
+  const { values, usage } = parsed;
   const arch = values.arch!;
   const epochs = Number(values.epochs);
   const split = Number(values.split);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer, got ${values.epochs}`);
+  if (!Number.isInteger(epochs) || epochs < 1) return usage(`--epochs must be a positive integer, got ${values.epochs}`);
+  if (!Number.isInteger(split) || split < 2) return usage(`--split must be an integer ≥ 2 (it is compared with S=1), got ${values.split}`);
   const runDir = values["run-dir"] ?? join("runs", `demo-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  if (existsSync(runDir)) {
-    process.stderr.write(`divco demo: ${runDir} already exists; choose another --run-dir\n`);
-    return 2;
-  }
+  if (existsSync(runDir)) return usage(`${runDir} already exists; choose another --run-dir`);
   process.stdout.write(`divco demo: ${arch}, S=1 vs S=${split}, ${epochs} epochs on the embedded CIFAR-10 sample → ${runDir}\n`);
   // The reference's CIFAR-10 recipe (REFERENCE.md §6.2) with a schedule short enough for a demo:
   // one warm-up epoch, cosine to end_lr, co-training weight warmed up over half the epochs.

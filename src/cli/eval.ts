@@ -1,6 +1,6 @@
 // `divco eval`: evaluate a run's checkpoint (or a weights file) on a dataset split: ensemble
 // top-1/top-5 and every member's top-1, with a selectable ensemble rule.
-import { parseArgs } from "node:util";
+import { parseCommand } from "./args.js";
 import { join } from "node:path";
 import { readFileSync, existsSync } from "node:fs";
 import { create, type DatasetKind } from "../models/registry.js";
@@ -29,31 +29,14 @@ Options:
 `;
 
 export async function runEval(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        run: { type: "string" }, checkpoint: { type: "string", default: "best" }, weights: { type: "string" },
-        arch: { type: "string" }, split: { type: "string" }, dataset: { type: "string" }, data: { type: "string" },
-        on: { type: "string", default: "test" }, "eval-limit": { type: "string", default: "0" },
-        ensemble: { type: "string" }, "batch-size": { type: "string", default: "200" }, json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`divco eval: ${(e as Error).message}\n${HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const fail = (m: string) => {
-    process.stderr.write(`divco eval: ${m}\n`);
-    return 2;
-  };
+  const parsed = parseCommand("eval", argv, {
+    run: { type: "string" }, checkpoint: { type: "string", default: "best" }, weights: { type: "string" },
+    arch: { type: "string" }, split: { type: "string" }, dataset: { type: "string" }, data: { type: "string" },
+    on: { type: "string", default: "test" }, "eval-limit": { type: "string", default: "0" },
+    ensemble: { type: "string" }, "batch-size": { type: "string", default: "200" }, json: { type: "boolean" },
+  }, HELP);
+  if (typeof parsed === "number") return parsed;
+  const { values, usage: fail } = parsed;
   let arch: string;
   let split: number;
   let dataset: DatasetKind;

@@ -3,8 +3,8 @@
  * torch.save'd state dict) into a safetensors weights file, optionally checking that it fits
  * an architecture first. Exit codes: 0 ok, 1 bad checkpoint / does not fit, 2 usage error.
  */
+import { parseCommand, stdio, type Out } from "./args.js";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { saveSafetensorsSync } from "../io/safetensors.js";
 import { create, lookup, DATASET_CLASSES, type DatasetKind } from "../models/index.js";
 import { loadMembers, memberKeys, readWeights } from "../models/checkpoint.js";
@@ -33,38 +33,18 @@ Options:
   -h, --help         this text
 `;
 
-type Out = { log: (s: string) => void; err: (s: string) => void };
-const stdio: Out = { log: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") };
 
 export async function runImport(argv: string[], out: Out = stdio): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
+  const parsed = parseCommand("import", argv, {
         from: { type: "string" },
         to: { type: "string" },
         arch: { type: "string" },
         split: { type: "string" },
         dataset: { type: "string" },
         "num-classes": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    out.err(`divco import: ${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")} (see divco import --help)`);
-    return 2;
-  }
-  if (values.help) {
-    out.log(HELP);
-    return 0;
-  }
-  const usage = (msg: string) => {
-    out.err(`divco import: ${msg} (see divco import --help)`);
-    return 2;
-  };
+  }, HELP, out);
+  if (typeof parsed === "number") return parsed;
+  const { values, usage } = parsed;
   if (!values.from || !values.to) return usage("--from and --to are required");
   if (path.resolve(values.from) === path.resolve(values.to)) return usage("--to must differ from --from");
   if ((values.split || values.dataset || values["num-classes"]) && !values.arch) return usage("--split/--dataset/--num-classes only apply with --arch");

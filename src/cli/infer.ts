@@ -3,7 +3,7 @@
  * every member's logits and the ensemble (mean of logits, REFERENCE.md §4) as JSON.
  * Exit codes: 0 ok, 1 bad weights / input, 2 usage error.
  */
-import { parseArgs } from "node:util";
+import { parseCommand, stdio, type Out } from "./args.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { readSafetensors } from "../io/safetensors.js";
 import { recordToTensor } from "../io/tensors.js";
@@ -31,8 +31,6 @@ Options:
   -h, --help         this text
 `;
 
-type Out = { log: (s: string) => void; err: (s: string) => void };
-const stdio: Out = { log: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") };
 
 function rows(t: Tensor): number[][] {
   const [n, c] = t.shape;
@@ -41,13 +39,7 @@ function rows(t: Tensor): number[][] {
 }
 
 export async function runInfer(argv: string[], out: Out = stdio): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
+  const parsed = parseCommand("infer", argv, {
         arch: { type: "string" },
         split: { type: "string" },
         dataset: { type: "string" },
@@ -57,21 +49,9 @@ export async function runInfer(argv: string[], out: Out = stdio): Promise<number
         "num-classes": { type: "string" },
         extra: { type: "string", multiple: true },
         output: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    out.err(`divco infer: ${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")} (see divco infer --help)`);
-    return 2;
-  }
-  if (values.help) {
-    out.log(HELP);
-    return 0;
-  }
-  const usage = (msg: string) => {
-    out.err(`divco infer: ${msg} (see divco infer --help)`);
-    return 2;
-  };
+  }, HELP, out);
+  if (typeof parsed === "number") return parsed;
+  const { values, usage } = parsed;
   const missing = ["arch", "split", "dataset", "weights", "input", "output"].filter((k) => values[k as keyof typeof values] === undefined);
   if (missing.length) return usage(`missing ${missing.map((k) => `--${k}`).join(", ")}`);
   let entry;

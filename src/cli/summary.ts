@@ -2,7 +2,7 @@
  * `divco summary`: parameters and MACs of an architecture and its divided forms, before any
  * compute is spent. Exit codes: 0 ok, 1 model problem, 2 usage error.
  */
-import { parseArgs } from "node:util";
+import { parseCommand, stdio, type Out } from "./args.js";
 import { create, list, lookup, DATASET_CLASSES, type DatasetKind } from "../models/index.js";
 import { countMembers, humanCount, type SplitCounts } from "../report/accounting.js";
 
@@ -31,8 +31,6 @@ The "summary.py" columns follow the official tool: parameters plus BN running st
 and flops(M) = (mults + adds)/2 including BN.
 `;
 
-type Out = { log: (s: string) => void; err: (s: string) => void };
-const stdio: Out = { log: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") };
 
 const DATASETS = Object.keys(DATASET_CLASSES) as DatasetKind[];
 
@@ -65,13 +63,7 @@ function parseSplits(s: string): number[] {
 class UsageError extends Error {}
 
 export async function runSummary(argv: string[], out: Out = stdio): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
+  const parsed = parseCommand("summary", argv, {
         arch: { type: "string" },
         split: { type: "string" },
         dataset: { type: "string" },
@@ -80,21 +72,9 @@ export async function runSummary(argv: string[], out: Out = stdio): Promise<numb
         json: { type: "boolean" },
         keys: { type: "boolean" },
         list: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    out.err(`divco summary: ${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")} (see divco summary --help)`);
-    return 2;
-  }
-  if (values.help) {
-    out.log(HELP);
-    return 0;
-  }
-  const usage = (msg: string) => {
-    out.err(`divco summary: ${msg} (see divco summary --help)`);
-    return 2;
-  };
+  }, HELP, out);
+  if (typeof parsed === "number") return parsed;
+  const { values, usage } = parsed;
   if (values.list) {
     const archs = list();
     if (values.json) out.log(JSON.stringify(archs, null, 2));
