@@ -44,9 +44,11 @@ class Shortcut extends Module {
 
   private subsample(x: Tensor): Tensor {
     // avg_pool2d with a 1×1 window and stride s is plain subsampling.
-    return this.stride === 1
-      ? x
-      : x.slice(2, 0, undefined, this.stride).slice(3, 0, undefined, this.stride);
+    if (this.stride === 1) return x;
+    const rows = x.slice(2, 0, undefined, this.stride);
+    const out = rows.slice(3, 0, undefined, this.stride);
+    rows.dispose();
+    return out;
   }
 
   forward(x: Tensor): Tensor {
