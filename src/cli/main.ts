@@ -12,7 +12,7 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = 
   import: { help: "convert a PyTorch checkpoint (.pth) to safetensors", load: async () => (await import("./import.js")).runImport },
   infer: { help: "run a divided model on a stored tensor batch (members + ensemble logits)", load: async () => (await import("./infer.js")).runInfer },
   train: { help: "co-train S members of an architecture (resumable run directories)", load: async () => (await import("./train.js")).runTrain },
-  demo: { help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~2 min)", load: async () => (await import("./demo.js")).runDemo },
+  demo: { help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~3 min)", load: async () => (await import("./demo.js")).runDemo },
   eval: { help: "evaluate a run's checkpoint or a weights file (ensemble and members)", load: async () => (await import("./eval.js")).runEval },
   info: { help: "the engine's build: libtorch version, threads, devices", load: async () => (await import("./info.js")).runInfo },
 };
