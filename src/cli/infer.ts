@@ -98,7 +98,7 @@ export async function runInfer(argv: string[], out: Out = stdio): Promise<number
       if (x !== raw) raw.dispose();
       try {
         const outs = members.forwardEach(x);
-        let sum = outs[0].clone();
+        const sum = outs[0].clone();
         for (const o of outs.slice(1)) sum.add_(o);
         const ensemble = sum.div(outs.length);
         sum.dispose();

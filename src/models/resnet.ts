@@ -11,7 +11,7 @@ import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequenti
 import type { Tensor } from "../tensor/index.js";
 import { register, type BuildOptions, type DatasetKind } from "./registry.js";
 import type { WidthFactory } from "./divide.js";
-import { NamedSequential, classify, conv1x1, conv3x3, initReference, projection, runStages } from "./blocks.js";
+import { classify, conv1x1, conv3x3, initReference, projection, runStages } from "./blocks.js";
 
 // ---- blocks ---------------------------------------------------------------------------------
 
