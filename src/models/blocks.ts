@@ -71,9 +71,10 @@ export function initReference(model: Module): void {
   }
 }
 
-/** Global average pool → flatten → (dropout) → linear, disposing its own intermediates (not `features`). */
+/** Global average pool → flatten → (dropout) → linear. Takes ownership of `features` (a stage output, never a forward input) and disposes it with its own intermediates. */
 export function classify(features: Tensor, fc: Linear, dropout: Module | null): Tensor {
   const pooled = F.adaptiveAvgPool2d(features, 1);
+  features.dispose();
   const flat = pooled.flatten(1);
   pooled.dispose();
   let h = flat;

@@ -183,10 +183,7 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = runStages(x, [this.layer0, ...this.stages]);
-    const out = classify(h, this.fc, this.dropout);
-    h.dispose();
-    return out;
+    return classify(runStages(x, [this.layer0, ...this.stages]), this.fc, this.dropout);
   }
 }
 

@@ -172,10 +172,7 @@ export class SENet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = runStages(x, [this.layer0, ...this.stages]);
-    const out = classify(h, this.lastLinear, this.dropout);
-    h.dispose();
-    return out;
+    return classify(runStages(x, [this.layer0, ...this.stages]), this.lastLinear, this.dropout);
   }
 }
 
