@@ -56,6 +56,8 @@ export async function evaluate(
           images += batch.labels.length;
         }),
       );
+      // Give signal handlers and timers a turn (see the same line in trainer.ts).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
     members.train(wasTraining);

@@ -260,6 +260,10 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
         const ips = r.images / ((performance.now() - ts) / 1000);
         progress?.update(batch.index + 1, { loss: r.loss.toFixed(4), lr: lr.toExponential(2), "img/s": Math.round(ips) });
         opts.callbacks?.onStep?.({ epoch, batchIndex: batch.index, batches, lr, loss: r.loss, imagesPerSecond: ips });
+        // Let the event loop run between steps: when the loader has the next batch ready, the
+        // `for await` resolves in a microtask and signal handlers (Ctrl-C), timers and GC
+        // finalisers would otherwise never get a turn during an epoch.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (stopRequested && batch.index + 1 < batches) {
           position = { epoch, batchIndex: batch.index + 1, step: position.step };
           saveLast(position, {}, sums);
