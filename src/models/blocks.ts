@@ -87,13 +87,10 @@ export function classify(features: Tensor, fc: Linear, dropout: Module | null): 
   return out;
 }
 
-/** Applies each stage in order, disposing every intermediate but never the input. */
-export function runStages(x: Tensor, stages: Module[]): Tensor {
-  let h = x;
-  for (const s of stages) {
-    const next = s.forward(h);
-    if (h !== x && next !== h) h.dispose();
-    h = next;
-  }
-  return h;
+/** out += shortcut(x), then ReLU in place: the residual join of every ResNet/SENet block. Consumes `out`. */
+export function addShortcut(out: Tensor, x: Tensor, downsample: Module | null): Tensor {
+  const sc = downsample ? downsample.forward(x) : x;
+  out.add_(sc);
+  if (sc !== x) sc.dispose();
+  return F.relu(out, true);
 }

@@ -11,7 +11,8 @@ import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequenti
 import type { Tensor } from "../tensor/index.js";
 import { register, type BuildOptions, type DatasetKind } from "./registry.js";
 import type { WidthFactory } from "./divide.js";
-import { classify, conv1x1, conv3x3, initReference, projection, runStages } from "./blocks.js";
+import { addShortcut, classify, conv1x1, conv3x3, initReference, projection } from "./blocks.js";
+import { runInOrder } from "../nn/layers/containers.js";
 
 // ---- blocks ---------------------------------------------------------------------------------
 
@@ -96,14 +97,6 @@ export class Bottleneck extends Module {
   }
 }
 
-/** out += shortcut(x); relu(out) in place. */
-function addShortcut(out: Tensor, x: Tensor, downsample: Module | null): Tensor {
-  const sc = downsample ? downsample.forward(x) : x;
-  out.add_(sc);
-  if (sc !== x) sc.dispose();
-  return F.relu(out, true);
-}
-
 // ---- the network ----------------------------------------------------------------------------
 
 export interface ResNetConfig {
@@ -183,7 +176,7 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return classify(runStages(x, [this.layer0, ...this.stages]), this.fc, this.dropout);
+    return classify(runInOrder(x, [this.layer0, ...this.stages]), this.fc, this.dropout);
   }
 }
 

@@ -9,7 +9,8 @@
 import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequential, AdaptiveAvgPool2d, F } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { register, type BuildOptions, type DatasetKind } from "./registry.js";
-import { NamedSequential, classify, conv1x1, initReference, projection, runStages } from "./blocks.js";
+import { NamedSequential, addShortcut, classify, conv1x1, initReference, projection } from "./blocks.js";
+import { runInOrder } from "../nn/layers/containers.js";
 
 /** Squeeze-and-excitation: x · σ(fc2(relu(fc1(avgpool(x))))), with 1×1 convs (bias) as the FCs. */
 export class SEModule extends Module {
@@ -95,10 +96,7 @@ export class SEBottleneck extends Module {
     e.dispose();
     const out = this.seModule.forward(f);
     f.dispose();
-    const sc = this.downsample ? this.downsample.forward(x) : x;
-    out.add_(sc);
-    if (sc !== x) sc.dispose();
-    return F.relu(out, true);
+    return addShortcut(out, x, this.downsample);
   }
 }
 
@@ -172,7 +170,7 @@ export class SENet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return classify(runStages(x, [this.layer0, ...this.stages]), this.lastLinear, this.dropout);
+    return classify(runInOrder(x, [this.layer0, ...this.stages]), this.lastLinear, this.dropout);
   }
 }
 

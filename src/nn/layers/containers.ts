@@ -3,6 +3,20 @@ import { Module } from "../module.js";
 import { Tensor } from "../../tensor/tensor.js";
 
 /**
+ * Applies modules in order, disposing each intermediate once the next has consumed it (never
+ * the input; an in-place layer that returns its input is not disposed twice).
+ */
+export function runInOrder(x: Tensor, layers: readonly Module[]): Tensor {
+  let cur = x;
+  for (const layer of layers) {
+    const next = layer.forward(cur);
+    if (cur !== x && next !== cur) cur.dispose();
+    cur = next;
+  }
+  return cur;
+}
+
+/**
  * Runs its children in order, named "0", "1", ... as in PyTorch. Each intermediate result is
  * disposed as soon as the next layer has consumed it (autograd keeps what backward needs), so
  * activations do not pile up until the end of the step.
@@ -16,13 +30,7 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let cur = x;
-    for (const layer of this.layers) {
-      const next = layer.forward(cur);
-      if (cur !== x && next !== cur) cur.dispose();
-      cur = next;
-    }
-    return cur;
+    return runInOrder(x, this.layers);
   }
 
   get length(): number {
