@@ -171,6 +171,35 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// rebind(dst, src): handle dst now refers to src's tensor — the same TensorImpl, so data,
+// gradient and autograd identity are shared; dst's own tensor is released. A worker thread's
+// copy of a member network uses it to compute with the main thread's parameters while its
+// modules keep their own handles (cotrain/concurrent.ts).
+Napi::Value Rebind(const Napi::CallbackInfo& info) {
+  at::Tensor src = UnwrapTensor(info.Env(), info[1], "rebind (source)");
+  uint64_t h;
+  if (!HandleOf(info.Env(), info[0], &h)) throw Napi::TypeError::New(info.Env(), "rebind: expected a tensor handle");
+  at::Tensor dropped;
+  int64_t reported = 0;
+  bool live = false;
+  {
+    std::lock_guard<std::mutex> lock(table_mutex);
+    uint64_t index = h & kSlotMask;
+    uint32_t gen = static_cast<uint32_t>(h >> kSlotBits);
+    if (index < slots.size() && slots[index].gen == gen && slots[index].t.defined()) {
+      Slot& s = slots[index];
+      dropped = std::move(s.t);
+      s.t = std::move(src);
+      reported = s.reported;
+      s.reported = 0;  // the storage is counted where it was created
+      live = true;
+    }
+  }
+  if (!live) throw Napi::Error::New(info.Env(), "rebind: the target tensor was disposed");
+  Report(info.Env(), -reported);
+  return info.Env().Undefined();
+}
+
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
   Lookup r = FindTensor(info.Env(), info[0], nullptr);
   if (r == Lookup::NotHandle) throw Napi::TypeError::New(info.Env(), "isDisposed: expected a tensor handle");
@@ -187,6 +216,7 @@ Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
 
 void InitBoxes(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
+  exports.Set("rebind", Napi::Function::New(env, Rebind, "rebind"));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
   exports.Set("liveTensors", Napi::Function::New(env, LiveTensors, "liveTensors"));
 }

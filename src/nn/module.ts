@@ -176,6 +176,28 @@ export abstract class Module {
   }
 
   /**
+   * Makes this module use the given tensors as its parameters and buffers, without copying:
+   * afterwards both hold the same native tensors (a worker thread's copy of a member network
+   * computes with, and accumulates gradients into, the main thread's parameters). Names and
+   * shapes must match exactly; the module's own tensors are released.
+   */
+  shareState(state: Map<string, Tensor>): void {
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !state.has(k));
+    const unexpected = [...state.keys()].filter((k) => !own.has(k));
+    const misShaped = [...own].filter(([k, t]) => state.has(k) && t.shape.join() !== state.get(k)!.shape.join()).map(([k]) => k);
+    if (missing.length || unexpected.length || misShaped.length) {
+      throw new StateDictError(
+        `shareState: the tensors do not fit ${this.constructor.name} (missing ${missing.length}, unexpected ${unexpected.length}, mis-shaped ${misShaped.length}: ${[...missing, ...unexpected, ...misShaped].slice(0, 5).join(", ")})`,
+        missing, unexpected, [],
+      );
+    }
+    // Rebinding the handles (rather than swapping Tensor objects) keeps every layer's own
+    // fields (`this.weight`, ...) pointing at the shared tensors.
+    for (const [k, t] of own) t.shareNative(state.get(k)!);
+  }
+
+  /**
    * Moves parameters and buffers to a device and/or dtype and/or memory format, in place:
    * the tensors keep their identity (optimisers holding them stay valid). Only floating
    * tensors change dtype; channels-last applies to 4-D tensors.

@@ -13,6 +13,7 @@ export type GeneratorHandle = { readonly __generatorHandle: unique symbol };
 export interface NativeAddon {
   dispose(h: TensorHandle): void;
   isDisposed(h: TensorHandle): boolean;
+  rebind(dst: TensorHandle, src: TensorHandle): void;
   liveTensors(): number;
   shape(h: TensorHandle): number[];
   strides(h: TensorHandle): number[];

@@ -70,12 +70,26 @@ const collected = new FinalizationRegistry<TensorHandle>((handle) => native.disp
 export class Tensor implements Disposable {
   private _h: TensorHandle | null;
   private _kept = false;
+  private _borrowed = false;
 
   /** Internal: wraps a native handle. Use the creation functions (zeros, fromArray, ...). */
   constructor(handle: TensorHandle) {
     this._h = handle;
     collected.register(this, handle, this);
     track(this);
+  }
+
+  /**
+   * Internal: a view of a tensor that another thread owns (handles are process-wide; see
+   * cotrain/concurrent.ts). It is never freed from here — no scope, finaliser or dispose() of
+   * this object touches the native tensor; dispose() only forgets the handle.
+   */
+  static borrow(handle: TensorHandle): Tensor {
+    const t = Object.create(Tensor.prototype) as Tensor;
+    t._h = handle;
+    t._kept = true;
+    t._borrowed = true;
+    return t;
   }
 
   /** The native handle; throws if this tensor was disposed. */
@@ -90,11 +104,23 @@ export class Tensor implements Disposable {
 
   /** Frees the native memory now (autograd keeps what backward needs by itself). Idempotent. */
   dispose(): void {
-    if (this._h !== null) {
+    if (this._h !== null && this._borrowed) {
+      this._h = null;
+    } else if (this._h !== null) {
       native.dispose(this._h);
       collected.unregister(this);
       this._h = null;
     }
+  }
+
+  /**
+   * Internal: makes this tensor's handle refer to `source`'s native tensor (same data, gradient
+   * and autograd identity; this tensor's own memory is released). Used to let a worker
+   * thread's copy of a network compute with the main thread's parameters (Module.shareState).
+   */
+  shareNative(source: Tensor): void {
+    if (this._borrowed) throw new Error("shareNative: a borrowed tensor cannot be rebound");
+    native.rebind(this.handle, source.handle);
   }
 
   [Symbol.dispose](): void {
