@@ -57,6 +57,11 @@ export interface TrainConfig {
   seed: number;
   workers: number;
   threads: number;
+  /**
+   * Run the members' forward/backward concurrently on worker threads, each with a share of
+   * `threads` (cotrain/concurrent.ts); CPU, S ≥ 2, members without random draws in forward.
+   */
+  concurrentMembers: boolean;
   device: string;
   /** Mixed precision (autocast + gradient scaling); CUDA only. */
   amp: boolean;
@@ -103,6 +108,7 @@ export const DEFAULTS: Omit<TrainConfig, "arch" | "runDir"> = {
   seed: 0,
   workers: 1,
   threads: 0,
+  concurrentMembers: false,
   device: "cpu",
   amp: false,
   memoryFormat: "contiguous",
@@ -195,6 +201,8 @@ function validate(c: TrainConfig): void {
   if (c.device !== "cpu" && !/^cuda(:\d+)?$/.test(c.device)) throw new ConfigError(`device must be cpu or cuda[:N], got ${c.device}`);
   if (c.amp && c.device === "cpu") throw new ConfigError("amp (mixed precision) needs a CUDA device (--device cuda); on CPU divco trains in fp32");
   if (c.amp) throw new ConfigError("amp on CUDA is not implemented yet in this build; train without --amp");
+  if (c.concurrentMembers && c.split < 2) throw new ConfigError("concurrentMembers runs S ≥ 2 members side by side; with split 1 there is nothing to run concurrently (drop --concurrent-members)");
+  if (c.concurrentMembers && c.device !== "cpu") throw new ConfigError("concurrentMembers is for CPU training; on CUDA the members already share the device (drop --concurrent-members)");
   if (c.data === "sample" && c.dataset !== "cifar10") throw new ConfigError(`data "sample" is the embedded CIFAR-10 sample; dataset must be cifar10`);
   if (c.nesterov && c.optimizer === "SGD" && c.momentum <= 0) throw new ConfigError("nesterov needs momentum > 0 (or pass --no-nesterov)");
   if (!c.runDir) throw new ConfigError("runDir is required (where the config, metrics and checkpoints go)");
@@ -208,6 +216,8 @@ export function configDiff(saved: TrainConfig, requested: TrainConfig): string[]
   const out: string[] = [];
   for (const k of new Set([...Object.keys(saved), ...Object.keys(requested)]) as Set<keyof TrainConfig>) {
     if (RESUME_MUTABLE.has(k)) continue;
+    // A key newer than the saved config had its default value in that run.
+    if (!(k in saved) && k in DEFAULTS && JSON.stringify(requested[k]) === JSON.stringify((DEFAULTS as Record<string, unknown>)[k])) continue;
     const a = JSON.stringify(saved[k]);
     const b = JSON.stringify(requested[k]);
     if (a !== b) out.push(`${k}: ${a} → ${b}`);

@@ -8,6 +8,8 @@ import type { Batch } from "../data/loader.js";
 import { softTargets } from "../data/transforms/targets.js";
 import { coTrainingLoss, coTrainingWeight, sumCrossEntropy, type CotLoss } from "./losses.js";
 import { labelTensor, softTargetTensor, viewTensor } from "./batch.js";
+import { scope } from "../tensor/scope.js";
+import type { ConcurrentMembers } from "./concurrent.js";
 
 export interface StepOptions {
   numClasses: number;
@@ -32,6 +34,54 @@ export interface StepResult {
   stepped: boolean;
 }
 
+/** The step's input tensors: one input per member, the hard labels and the loss target. */
+interface Prepared {
+  inputs: Tensor[];
+  labels: Tensor;
+  target: Tensor;
+}
+
+function prepare(S: number, batch: Batch, o: StepOptions): Prepared {
+  const views = batch.views.map((v) => viewTensor(v, batch.shape, o.memoryFormat, o.device));
+  // With one view for S members (the same-view ablation), every member gets it.
+  const inputs: Tensor[] = views.length === S ? views : Array.from({ length: S }, () => views[0]);
+  const soft = batch.mixup !== undefined || o.labelSmoothing > 0;
+  const labels = labelTensor(batch.labels, o.device);
+  const target = soft
+    ? softTargetTensor(softTargets(batch.labels, o.numClasses, o.labelSmoothing, batch.mixup), batch.labels.length, o.device)
+    : labels;
+  return { inputs, labels, target };
+}
+
+/** Σ CE + w·cot on the members' logits, backpropagated; the numbers for the step's report. */
+function lossAndBackward(logits: Tensor[], p: Prepared, epoch: number, o: StepOptions) {
+  const S = logits.length;
+  const ce = sumCrossEntropy(logits, p.target);
+  const w = coTrainingWeight(epoch, o.cotWeight, o.cotWarmupEpochs);
+  const cot = S > 1 && o.cotLoss !== "none" ? coTrainingLoss(o.cotLoss, logits) : null;
+  const loss = cot ? ce.add(cot.mul(w)) : ce;
+  const scaled = o.gradAccumulation > 1 ? loss.div(o.gradAccumulation) : loss;
+  scaled.backward();
+  const memberCorrect = logits.map((z) => z.detach().argmax(1).eq(p.labels).sum().item());
+  let ensembleCorrect = memberCorrect[0];
+  if (S > 1) {
+    let sum = logits[0].detach();
+    for (let i = 1; i < S; i++) sum = sum.add(logits[i].detach());
+    ensembleCorrect = sum.argmax(1).eq(p.labels).sum().item();
+  }
+  return { loss: loss.item(), ce: ce.item(), cot: cot ? cot.item() : 0, cotWeight: cot ? w : 0, memberCorrect, ensembleCorrect };
+}
+
+/** An optimiser step every `gradAccumulation` batches and at the end of the epoch. */
+function maybeStep(optimizer: Optimizer<{ lr: number }>, batch: Batch, lastOfEpoch: boolean, o: StepOptions): boolean {
+  const stepped = (batch.index + 1) % o.gradAccumulation === 0 || lastOfEpoch;
+  if (stepped) {
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
+  return stepped;
+}
+
 /** Runs one batch; call it inside a scope (every tensor it makes is temporary). */
 export function coTrainStep(
   members: Members,
@@ -41,42 +91,47 @@ export function coTrainStep(
   lastOfEpoch: boolean,
   o: StepOptions,
 ): StepResult {
-  const S = members.split;
-  const views = batch.views.map((v) => viewTensor(v, batch.shape, o.memoryFormat, o.device));
-  // With one view for S members (the same-view ablation), every member gets it.
-  const inputs: Tensor[] = views.length === S ? views : Array.from({ length: S }, () => views[0]);
-  const soft = batch.mixup !== undefined || o.labelSmoothing > 0;
-  const labels = labelTensor(batch.labels, o.device);
-  const target = soft
-    ? softTargetTensor(softTargets(batch.labels, o.numClasses, o.labelSmoothing, batch.mixup), batch.labels.length, o.device)
-    : labels;
-  const logits = members.forwardEach(inputs);
-  const ce = sumCrossEntropy(logits, target);
-  const w = coTrainingWeight(epoch, o.cotWeight, o.cotWarmupEpochs);
-  const cot = S > 1 && o.cotLoss !== "none" ? coTrainingLoss(o.cotLoss, logits) : null;
-  const loss = cot ? ce.add(cot.mul(w)) : ce;
-  const scaled = o.gradAccumulation > 1 ? loss.div(o.gradAccumulation) : loss;
-  scaled.backward();
-  const stepped = (batch.index + 1) % o.gradAccumulation === 0 || lastOfEpoch;
-  if (stepped) {
-    optimizer.step();
-    optimizer.zeroGrad();
+  const p = prepare(members.split, batch, o);
+  const r = lossAndBackward(members.forwardEach(p.inputs), p, epoch, o);
+  const stepped = maybeStep(optimizer, batch, lastOfEpoch, o);
+  return { ...r, images: batch.labels.length, stepped };
+}
+
+/**
+ * The same step with the members' forward and backward on worker threads (concurrent.ts).
+ * Asynchronous: call it outside any scope; it manages its tensors itself.
+ */
+export async function coTrainStepConcurrent(
+  pool: ConcurrentMembers,
+  optimizer: Optimizer<{ lr: number }>,
+  batch: Batch,
+  epoch: number,
+  lastOfEpoch: boolean,
+  o: StepOptions,
+): Promise<StepResult> {
+  const p = scope(() => prepare(pool.split, batch, o));
+  const owned = new Set([...p.inputs, p.labels, p.target]);
+  try {
+    const logits = await pool.forward(p.inputs, true);
+    let grads: Tensor[] = [];
+    try {
+      const r = scope(() => {
+        // The loss sees each member's logits as a leaf; its gradient goes back to the workers.
+        const z = logits.map((t) => t.detach().requiresGrad_(true));
+        const numbers = lossAndBackward(z, p, epoch, o);
+        return { numbers, grads: z.map((t) => t.grad!) };
+      });
+      grads = r.grads;
+      await pool.backward(grads);
+      const stepped = scope(() => maybeStep(optimizer, batch, lastOfEpoch, o));
+      return { ...r.numbers, images: batch.labels.length, stepped };
+    } catch (e) {
+      await pool.release();
+      throw e;
+    } finally {
+      for (const g of grads) g.dispose();
+    }
+  } finally {
+    for (const t of owned) t.dispose();
   }
-  const memberCorrect = logits.map((z) => z.detach().argmax(1).eq(labels).sum().item());
-  let ensembleCorrect = memberCorrect[0];
-  if (S > 1) {
-    let sum = logits[0].detach();
-    for (let i = 1; i < S; i++) sum = sum.add(logits[i].detach());
-    ensembleCorrect = sum.argmax(1).eq(labels).sum().item();
-  }
-  return {
-    loss: loss.item(),
-    ce: ce.item(),
-    cot: cot ? cot.item() : 0,
-    cotWeight: cot ? w : 0,
-    memberCorrect,
-    ensembleCorrect,
-    images: batch.labels.length,
-    stepped,
-  };
 }

@@ -1,0 +1,26 @@
+// Messages between the main thread and member workers (concurrent.ts ↔ member_worker.ts).
+// Tensors travel as process-wide handle numbers; the sender keeps ownership.
+
+export interface WorkerSetup {
+  arch: string;
+  /** The registry's BuildOptions of the main thread's Members (plain data). */
+  options: unknown;
+  /** The members this worker runs: their index and [state-dict key, handle] pairs. */
+  members: { index: number; state: [string, number][] }[];
+  /** Intra-op threads for this worker's kernels. */
+  threads: number;
+}
+
+export type WorkerRequest =
+  | { type: "forward"; inputs: number[]; training: boolean }
+  | { type: "backward"; grads: number[] }
+  | { type: "release" }
+  | { type: "close" };
+
+export type WorkerReply =
+  | { type: "ready" }
+  | { type: "forward"; logits: number[] }
+  | { type: "backward" }
+  | { type: "release" }
+  | { type: "close" }
+  | { type: "error"; message: string };

@@ -1,0 +1,78 @@
+// The worker-thread side of concurrent members (concurrent.ts). Each worker builds its own
+// copy of the member networks it is given and rebinds their parameters and buffers to the main
+// thread's tensors (handles are process-wide), so forward, backward, gradient accumulation
+// and batch-norm statistics all act on the main thread's model. The worker then answers
+// forward / backward requests; the main thread computes the loss and steps the optimiser.
+import { parentPort, workerData } from "node:worker_threads";
+import { lookup, type BuildOptions } from "../models/registry.js";
+import "../models/index.js";
+import type { Module } from "../nn/module.js";
+import { Tensor } from "../tensor/tensor.js";
+import type { TensorHandle } from "../tensor/native.js";
+import { native } from "../tensor/native.js";
+import { scope } from "../tensor/scope.js";
+import { setNumThreads } from "../tensor/runtime.js";
+import type { WorkerReply, WorkerRequest, WorkerSetup } from "./concurrent_protocol.js";
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+// Per-thread intra-op threads: OpenMP keeps the count per thread, so this worker's kernels
+// use `threads` while the main thread keeps its own (it initialised its count long before).
+setNumThreads(setup.threads);
+
+const entry = lookup(setup.arch);
+const nets: Module[] = setup.members.map(({ state }) => {
+  const net = entry.member(setup.options as BuildOptions);
+  net.shareState(new Map(state.map(([k, h]) => [k, Tensor.borrow(h as TensorHandle)])));
+  return net;
+});
+// The logits of the last forward with gradients, waiting for their backward.
+let pending: Tensor[] = [];
+
+function release(): void {
+  for (const t of pending) t.dispose();
+  pending = [];
+}
+
+function handle(msg: WorkerRequest): WorkerReply {
+  switch (msg.type) {
+    case "forward": {
+      release();
+      const logits = nets.map((net, j) => {
+        net.train(msg.training);
+        return scope(() => net.forward(Tensor.borrow(msg.inputs[j] as TensorHandle))).keep();
+      });
+      pending = logits;
+      return { type: "forward", logits: logits.map((t) => t.handle) };
+    }
+    case "backward": {
+      if (pending.length !== nets.length) throw new Error("backward without a forward");
+      for (let j = 0; j < nets.length; j++) {
+        native.backward([pending[j].handle], [msg.grads[j] as TensorHandle], false, false);
+      }
+      release();
+      return { type: "backward" };
+    }
+    case "release":
+      release();
+      return { type: "release" };
+    case "close":
+      release();
+      // Drops this thread's references; the shared tensors live on in the main thread.
+      for (const net of nets) net.dispose();
+      return { type: "close" };
+  }
+}
+
+port.on("message", (msg: WorkerRequest) => {
+  let reply: WorkerReply;
+  try {
+    reply = handle(msg);
+  } catch (e) {
+    release();
+    reply = { type: "error", message: e instanceof Error ? e.message : String(e) };
+  }
+  port.postMessage(reply);
+  if (msg.type === "close") port.close();
+});
+port.postMessage({ type: "ready" } satisfies WorkerReply);
