@@ -23,7 +23,8 @@ import { MetricsLog } from "../report/metrics_log.js";
 import { Progress } from "../report/progress.js";
 import { resolveConfig, configDiff, ConfigError, type TrainConfig } from "./config.js";
 import { openDatasets } from "./datasets.js";
-import { coTrainStep } from "./step.js";
+import { coTrainStep, coTrainStepConcurrent, type StepOptions } from "./step.js";
+import { ConcurrentMembers } from "./concurrent.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { saveCheckpoint, loadCheckpoint, removeCheckpoint, checkpointPaths, type Position } from "./checkpoint.js";
 
@@ -90,6 +91,8 @@ interface EpochSums {
   w: number;
   lr: number;
   n: number;
+  /** Training seconds already spent on this epoch before an interruption (absent in old checkpoints). */
+  seconds?: number;
 }
 
 /** Resolves the config for a new run, or the saved one (plus allowed changes) for a resumed run. */
@@ -150,7 +153,8 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
   const resume = opts.resume ?? false;
   const c = prepareRunDir(user, resume);
   const ckptDir = join(c.runDir, CKPT);
-  setNumThreads(c.threads > 0 ? c.threads : availableParallelism());
+  const threads = c.threads > 0 ? c.threads : availableParallelism();
+  setNumThreads(threads);
   manualSeed(c.seed);
   const members = create(c.arch, { split: c.split, dataset: c.dataset });
   members.to({ device: c.device as "cpu", memoryFormat: c.memoryFormat });
@@ -221,7 +225,10 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
   const saveLast = (p: Position, evalMetrics: Record<string, number>, partialEpoch?: EpochSums) =>
     saveCheckpoint(ckptDir, "last", members, optimizer, { ...p, arch: c.arch, split: c.split, bestAcc1, bestEpoch, metrics: evalMetrics, partialEpoch: partialEpoch as never });
   let status: TrainResult["status"] = "completed";
+  // Started after the checkpoint is loaded: the workers compute on these very tensors.
+  let pool: ConcurrentMembers | null = null;
   try {
+    if (c.concurrentMembers) pool = await ConcurrentMembers.start(members, { threads });
     for (let epoch = position.epoch; epoch < c.epochs; epoch++) {
       members.train();
       const t0 = performance.now();
@@ -229,17 +236,21 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
       const start = epoch === position.epoch ? position.batchIndex : 0;
       // An epoch resumed part-way continues the interrupted run's running sums.
       const sums: EpochSums = start > 0 && partial ? partial : { loss: 0, ce: 0, cot: 0, images: 0, ens: 0, member: new Array<number>(c.split).fill(0), w: 0, lr: 0, n: 0 };
+      // Seconds and images/s of an epoch resumed part-way count the interrupted session's time too.
+      const secondsBefore = sums.seconds ?? 0;
       progress?.update(start, {});
       for await (const batch of trainLoader.epoch(epoch, { batchIndex: start })) {
         const lr = schedule.at(epoch, batch.index);
         optimizer.setLr(lr);
         const ts = performance.now();
-        const r = scope(() =>
-          coTrainStep(members, optimizer, batch, epoch, batch.index === batches - 1, {
-            numClasses, labelSmoothing: c.labelSmoothing, cotLoss: c.cotLoss, cotWeight: c.cotWeight, cotWarmupEpochs: c.cotWarmupEpochs,
-            gradAccumulation: c.gradAccumulation, memoryFormat: c.memoryFormat, device: c.device,
-          }),
-        );
+        const stepOptions: StepOptions = {
+          numClasses, labelSmoothing: c.labelSmoothing, cotLoss: c.cotLoss, cotWeight: c.cotWeight, cotWarmupEpochs: c.cotWarmupEpochs,
+          gradAccumulation: c.gradAccumulation, memoryFormat: c.memoryFormat, device: c.device,
+        };
+        const lastOfEpoch = batch.index === batches - 1;
+        const r = pool
+          ? await coTrainStepConcurrent(pool, optimizer, batch, epoch, lastOfEpoch, stepOptions)
+          : scope(() => coTrainStep(members, optimizer, batch, epoch, lastOfEpoch, stepOptions));
         if (!Number.isFinite(r.loss)) {
           const last = checkpointPaths(ckptDir, "last").meta;
           throw new NonFiniteLossError(
@@ -266,14 +277,14 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (stopRequested && batch.index + 1 < batches) {
           position = { epoch, batchIndex: batch.index + 1, step: position.step };
-          saveLast(position, {}, sums);
+          saveLast(position, {}, { ...sums, seconds: secondsBefore + (performance.now() - t0) / 1000 });
           progress?.log(`divco: checkpoint saved at epoch ${epoch + 1}, batch ${batch.index + 1}; continue with --resume ${c.runDir}`);
           status = "interrupted";
           break;
         }
       }
       if (status === "interrupted") break;
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = secondsBefore + (performance.now() - t0) / 1000;
       progress?.done({});
       const ev = await evaluate(members, testLoader, { rule: c.ensemble, memoryFormat: c.memoryFormat, device: c.device, epoch });
       const info: EpochInfo = {
@@ -325,6 +336,7 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
     }
   } finally {
     if (opts.handleSigint) process.off("SIGINT", onSigint);
+    await pool?.close();
     events.close();
     await trainLoader.close();
     await testLoader.close();

@@ -69,6 +69,8 @@ test("an interrupted and resumed run ends bit-exactly where an uninterrupted one
   });
   assert.equal(first.status, "interrupted");
   assert.deepEqual(first.position, { epoch: 0, batchIndex: 2, step: 2 });
+  const before = JSON.parse(readFileSync(join(resumed, "checkpoints", "last.json"), "utf8")).partialEpoch.seconds;
+  assert.ok(before > 0, "the interrupted epoch's training time is saved with it");
   const second = await train({ runDir: resumed }, { resume: true, progress: "quiet" });
   assert.equal(second.status, "completed");
 
@@ -80,6 +82,19 @@ test("an interrupted and resumed run ends bit-exactly where an uninterrupted one
     readMetrics(resumed).map((m) => [m.epoch, m.val_acc1, m.train_loss]),
     readMetrics(straight).map((m) => [m.epoch, m.val_acc1, m.train_loss]),
   );
+  assert.ok(Number(readMetrics(resumed)[0].epoch_seconds) > before, "the resumed epoch's seconds include the time before the interruption");
+});
+
+test("a run with concurrent members trains the same model as the sequential run", async () => {
+  // One intra-op thread: the single worker runs exactly the sequential path's kernels.
+  const dir = tmp();
+  const cfg = { ...base, epochs: 1, warmupEpochs: 0, threads: 1 };
+  await train({ ...cfg, runDir: join(dir, "seq") }, { progress: "quiet" });
+  const r = await train({ ...cfg, concurrentMembers: true, runDir: join(dir, "conc") }, { progress: "quiet" });
+  assert.equal(r.status, "completed");
+  const a = modelTensors(join(dir, "seq"));
+  for (const [k, v] of modelTensors(join(dir, "conc"))) assert.deepEqual(v, a.get(k), `${k}`);
+  await assert.rejects(train({ ...cfg, split: 1, concurrentMembers: true, runDir: join(dir, "s1") }, { progress: "quiet" }), /nothing to run concurrently/);
 });
 
 test("runs are protected: existing directories, unknown keys, changed configs, S not allowed", async () => {
