@@ -5,7 +5,13 @@
 // Synthetic inputs, so this times the model step, not the data pipeline (npm run bench:data).
 // Prints one JSON object with both throughputs and the ratio per S.
 //
+// For S ≥ 2 it also times the concurrent-members step (`divco train --concurrent-members`:
+// members' forward/backward on worker threads, threads/W intra-op threads each) and the same
+// scheme written in PyTorch with Python threads (train_torch.py --concurrent), so the gain
+// of running members side by side is measured on both sides.
+//
 // Options: --splits 1,2,4 --threads T --batch B --steps N --warmup W --reps R --format contiguous|channels_last
+//          --no-concurrent (skip the concurrent variants)
 import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
@@ -13,7 +19,8 @@ import { manualSeed, scope, setNumThreads, getNumThreads, buildInfo } from "../s
 import { create } from "../src/models/index.js";
 import "../src/models/resnet.js";
 import { SGD, weightDecayGroups, dividedWeightDecay } from "../src/optim/index.js";
-import { coTrainStep } from "../src/cotrain/step.js";
+import { coTrainStep, coTrainStepConcurrent } from "../src/cotrain/step.js";
+import { ConcurrentMembers } from "../src/cotrain/concurrent.js";
 import type { Batch } from "../src/data/loader.js";
 
 const { values: a } = parseArgs({
@@ -26,6 +33,7 @@ const { values: a } = parseArgs({
     reps: { type: "string", default: "3" },
     format: { type: "string", default: "contiguous" },
     python: { type: "string", default: "/usr/bin/python3" },
+    "no-concurrent": { type: "boolean", default: false },
   },
 });
 const threads = Number(a.threads);
@@ -49,7 +57,7 @@ function syntheticBatch(S: number): Batch {
   };
 }
 
-function measureDivco(S: number): number {
+async function measureDivco(S: number, concurrent: boolean): Promise<number> {
   manualSeed(0);
   const members = create("resnet29", { split: S, dataset: "cifar10" });
   members.to({ memoryFormat: channelsLast ? "channelsLast" : "contiguous" });
@@ -63,20 +71,23 @@ function measureDivco(S: number): number {
     numClasses: 10, labelSmoothing: 0, cotLoss: "js_divergence" as const, cotWeight: 0.5, cotWarmupEpochs: 0,
     gradAccumulation: 1, memoryFormat: channelsLast ? ("channelsLast" as const) : ("contiguous" as const), device: "cpu",
   };
-  const step = () => scope(() => coTrainStep(members, opt, b, 5, false, o));
-  for (let i = 0; i < warmup; i++) step();
+  const pool = concurrent ? await ConcurrentMembers.start(members, { threads }) : null;
+  const step = async () => (pool ? await coTrainStepConcurrent(pool, opt, b, 5, false, o) : scope(() => coTrainStep(members, opt, b, 5, false, o)));
+  for (let i = 0; i < warmup; i++) await step();
   const t0 = performance.now();
-  for (let i = 0; i < steps; i++) step();
+  for (let i = 0; i < steps; i++) await step();
   const ips = (batch * steps) / ((performance.now() - t0) / 1000);
+  await pool?.close();
   opt.dispose();
   members.dispose();
   return ips;
 }
 
-function measureTorch(S: number): number {
+function measureTorch(S: number, concurrent: boolean): number {
   const out = execFileSync(a.python!, [
     new URL("../../bench/train_torch.py", import.meta.url).pathname, "--split", String(S), "--batch", String(batch),
     "--steps", String(steps), "--warmup", String(warmup), "--threads", String(threads), "--format", channelsLast ? "channels_last" : "contiguous",
+    ...(concurrent ? ["--concurrent"] : []),
   ]).toString();
   return (JSON.parse(out) as { train_img_s: number }).train_img_s;
 }
@@ -84,13 +95,30 @@ function measureTorch(S: number): number {
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
 const perSplit: Record<string, unknown> = {};
 for (const S of a.splits!.split(",").map(Number)) {
+  const conc = S > 1 && !a["no-concurrent"];
   const d: number[] = [];
   const t: number[] = [];
+  const dc: number[] = [];
+  const tc: number[] = [];
   for (let r = 0; r < Number(a.reps); r++) {
-    t.push(measureTorch(S));
-    d.push(measureDivco(S));
+    t.push(measureTorch(S, false));
+    d.push(await measureDivco(S, false));
+    if (conc) {
+      tc.push(measureTorch(S, true));
+      dc.push(await measureDivco(S, true));
+    }
   }
-  perSplit[`S${S}`] = { divco_train_img_s: median(d), torch_train_img_s: median(t), ratio: median(d) / median(t), divco_runs: d, torch_runs: t };
+  perSplit[`S${S}`] = {
+    divco_train_img_s: median(d), torch_train_img_s: median(t), ratio: median(d) / median(t),
+    ...(conc
+      ? {
+          divco_concurrent_train_img_s: median(dc), torch_concurrent_train_img_s: median(tc),
+          ratio_concurrent_vs_torch: median(dc) / median(t), ratio_concurrent_vs_torch_concurrent: median(dc) / median(tc),
+          concurrent_workers: Math.min(S, threads), divco_concurrent_runs: dc, torch_concurrent_runs: tc,
+        }
+      : {}),
+    divco_runs: d, torch_runs: t,
+  };
 }
 console.log(JSON.stringify({
   arch: "resnet29 (CIFAR bottleneck ResNet, n=3; width 16/12/8 for S=1/2/4)",

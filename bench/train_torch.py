@@ -1,9 +1,14 @@
 """PyTorch side of `npm run bench:train`: the same co-training step as bench/train.ts — S members
 of the reference's CIFAR bottleneck ResNet (REFERENCE.md §1.2–1.3), one view per member, mixup
 soft targets, Σ CE + 0.5·JS (the reference's formula), SGD Nesterov with the reference's
-weight-decay groups — timed the same way. Prints one JSON object."""
+weight-decay groups — timed the same way. Prints one JSON object.
+
+--concurrent runs the members' forward and backward on Python threads (PyTorch releases the
+GIL inside kernels), each with threads/W intra-op threads, as divco's concurrent members do:
+the loss is computed on detached logits and its gradient sent back through each member."""
 import argparse
 import json
+from concurrent.futures import ThreadPoolExecutor
 import math
 import time
 
@@ -68,7 +73,7 @@ def js(outputs):
     return H_mean - H_sep
 
 
-def measure(S, n, batch, warmup, steps, channels_last):
+def measure(S, n, batch, warmup, steps, channels_last, concurrent=False, threads=2):
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     models = nn.ModuleList([CifarResNet(n, WIDTHS[S]) for _ in range(S)]).to(memory_format=fmt)
@@ -84,7 +89,7 @@ def measure(S, n, batch, warmup, steps, channels_last):
     lam = 0.7
     target = lam * F.one_hot(y, 10).float() + (1 - lam) * F.one_hot(y[perm], 10).float()
 
-    def step():
+    def sequential_step():
         outputs = [m(v) for m, v in zip(models, views)]
         loss = sum(F.cross_entropy(o, target) for o in outputs)
         if S > 1:
@@ -93,6 +98,40 @@ def measure(S, n, batch, warmup, steps, channels_last):
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss.item()
+
+    step = sequential_step
+    if concurrent:
+        workers = min(S, threads)
+        each = max(1, threads // workers)
+        # One pool thread per worker; member i runs on thread i mod workers.
+        pools = [ThreadPoolExecutor(1, initializer=torch.set_num_threads, initargs=(each,)) for _ in range(workers)]
+        groups = [[i for i in range(S) if i % workers == w] for w in range(workers)]
+
+        def forward(ids):
+            return [models[i](views[i]) for i in ids]
+
+        def backward(outs, grads):
+            for o, g in zip(outs, grads):
+                o.backward(g)
+
+        def concurrent_step():
+            futures = [pool.submit(forward, ids) for pool, ids in zip(pools, groups)]
+            per_group = [f.result() for f in futures]
+            outputs = [None] * S
+            for ids, outs in zip(groups, per_group):
+                for i, o in zip(ids, outs):
+                    outputs[i] = o
+            z = [o.detach().requires_grad_() for o in outputs]
+            loss = sum(F.cross_entropy(o, target) for o in z) + 0.5 * js(z)
+            loss.backward()
+            done = [pool.submit(backward, outs, [z[i].grad for i in ids]) for pool, ids, outs in zip(pools, groups, per_group)]
+            for f in done:
+                f.result()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            return loss.item()
+
+        step = concurrent_step
 
     models.train()
     for _ in range(warmup):
@@ -112,9 +151,12 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--format", choices=["channels_last", "contiguous"], default="contiguous")
+    p.add_argument("--concurrent", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    r = measure(a.split, a.n, a.batch, a.warmup, a.steps, a.format == "channels_last")
+    if a.concurrent and a.split < 2:
+        p.error("--concurrent needs --split 2 or more")
+    r = measure(a.split, a.n, a.batch, a.warmup, a.steps, a.format == "channels_last", a.concurrent, a.threads)
     print(json.dumps({"train_img_s": r, "torch": torch.__version__}))
 
 
