@@ -15,6 +15,9 @@
 // paths agree bit for bit (test/cotrain/concurrent.test.ts).
 import { Worker } from "node:worker_threads";
 import type { Members } from "../models/members.js";
+import { lookup, type BuildOptions } from "../models/registry.js";
+import { randn } from "../tensor/creation.js";
+import { noGrad } from "../tensor/autograd.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { TensorHandle } from "../tensor/native.js";
 import { defaultGeneratorState, setDefaultGeneratorState } from "../tensor/random.js";
@@ -68,6 +71,33 @@ class MemberWorker {
 /** A default-generator fingerprint: its state bytes. */
 function rngFingerprint(): string {
   return scope(() => Buffer.from(defaultGeneratorState().toTypedArray().buffer).toString("base64"));
+}
+
+/**
+ * Whether a member of `arch` draws from the default generator in a training-mode forward
+ * (dropout, Shake-Shake, ShakeDrop, drop-connect): probed on a throw-away member and a
+ * two-image batch, restoring the generator afterwards. Such members cannot run concurrently
+ * and reproducibly, so the trainer refuses the combination before creating the run directory.
+ */
+export function drawsRandomInForward(arch: string, options: BuildOptions): boolean {
+  const saved = defaultGeneratorState().keep();
+  try {
+    return scope(() => {
+      const net = lookup(arch).member(options);
+      try {
+        net.train();
+        const x = randn([2, 3, options.crop, options.crop]);
+        const before = rngFingerprint();
+        noGrad(() => net.forward(x));
+        return rngFingerprint() !== before;
+      } finally {
+        net.dispose();
+      }
+    });
+  } finally {
+    setDefaultGeneratorState(saved);
+    saved.dispose();
+  }
 }
 
 export class ConcurrentMembers {

@@ -10,7 +10,7 @@ import { manualSeed, setNumThreads, scope, randn, zeros, native } from "../../sr
 const liveTensors = () => native.liveTensors();
 import { SGD } from "../../src/optim/index.js";
 import { coTrainStep, coTrainStepConcurrent, type StepOptions } from "../../src/cotrain/step.js";
-import { ConcurrentMembers } from "../../src/cotrain/concurrent.js";
+import { ConcurrentMembers, drawsRandomInForward } from "../../src/cotrain/concurrent.js";
 import type { Batch } from "../../src/data/loader.js";
 import type { Members } from "../../src/models/members.js";
 
@@ -84,6 +84,14 @@ test("concurrent members leave no tensors behind and keep the main thread's rand
 });
 
 test("an architecture that draws random numbers in its forward is refused", async () => {
+  const opts = (split: number) => ({ split, dataset: "cifar10" as const, numClasses: 10, crop: 32, extra: {} });
+  manualSeed(9);
+  const expected = scope(() => randn([3]).toArray());
+  manualSeed(9);
+  assert.equal(drawsRandomInForward("shake_resnet26_2x32d", opts(2)), true);
+  assert.equal(drawsRandomInForward("resnet29", opts(2)), false);
+  assert.deepEqual(scope(() => randn([3]).toArray()), expected, "the probe leaves the default generator as it was");
+  // The step itself checks too (a member built outside the registry's defaults, say).
   const m = model("shake_resnet26_2x32d", 2);
   const opt = new SGD([{ params: m.parameters() }], { lr: 0.1 });
   const pool = await ConcurrentMembers.start(m, { threads: 2 });

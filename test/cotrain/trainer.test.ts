@@ -95,6 +95,12 @@ test("a run with concurrent members trains the same model as the sequential run"
   const a = modelTensors(join(dir, "seq"));
   for (const [k, v] of modelTensors(join(dir, "conc"))) assert.deepEqual(v, a.get(k), `${k}`);
   await assert.rejects(train({ ...cfg, split: 1, concurrentMembers: true, runDir: join(dir, "s1") }, { progress: "quiet" }), /nothing to run concurrently/);
+  const shake = join(dir, "shake");
+  await assert.rejects(
+    train({ ...cfg, arch: "shake_resnet26_2x32d", concurrentMembers: true, runDir: shake }, { progress: "quiet" }),
+    (e: Error) => e instanceof ConfigError && /draws random numbers in its forward/.test(e.message),
+  );
+  assert.ok(!existsSync(shake), "refused before the run directory was made");
 });
 
 test("runs are protected: existing directories, unknown keys, changed configs, S not allowed", async () => {
