@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = 
   train: { help: "co-train S members of an architecture (resumable run directories)", load: async () => (await import("./train.js")).runTrain },
   demo: { help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~3 min)", load: async () => (await import("./demo.js")).runDemo },
   eval: { help: "evaluate a run's checkpoint or a weights file (ensemble and members)", load: async () => (await import("./eval.js")).runEval },
+  report: { help: "per-epoch result tables of run directories, and final accuracy over seeds", load: async () => (await import("./report.js")).runReport },
   info: { help: "the engine's build: libtorch version, threads, devices", load: async () => (await import("./info.js")).runInfo },
 };
 
