@@ -49,6 +49,14 @@ bool HandleOf(napi_env env, napi_value v, uint64_t* out) {
   return true;
 }
 
+// The slot of a live handle, or nullptr; the caller holds table_mutex.
+Slot* LiveSlot(uint64_t h) {
+  uint64_t index = h & kSlotMask;
+  uint32_t gen = static_cast<uint32_t>(h >> kSlotBits);
+  if (index >= slots.size() || slots[index].gen != gen || !slots[index].t.defined()) return nullptr;
+  return &slots[index];
+}
+
 void FinalizeGenerator(napi_env, void* data, void*) { delete static_cast<GeneratorBox*>(data); }
 
 }  // namespace
@@ -154,17 +162,16 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   int64_t reported = 0;
   {
     std::lock_guard<std::mutex> lock(table_mutex);
-    uint64_t index = h & kSlotMask;
-    uint32_t gen = static_cast<uint32_t>(h >> kSlotBits);
-    if (index < slots.size() && slots[index].gen == gen && slots[index].t.defined()) {
-      Slot& s = slots[index];
+    if (Slot* live = LiveSlot(h)) {
+      Slot& s = *live;
+      uint32_t index = static_cast<uint32_t>(h & kSlotMask);
       dropped = std::move(s.t);
       s.t.reset();
       reported = s.reported;
       s.reported = 0;
       s.gen = static_cast<uint32_t>((s.gen & kGenMask) + 1);
       if (s.gen > kGenMask) s.gen = 1;
-      free_slots.push_back(static_cast<uint32_t>(index));
+      free_slots.push_back(index);
     }
   }
   Report(info.Env(), -reported);
@@ -184,14 +191,11 @@ Napi::Value Rebind(const Napi::CallbackInfo& info) {
   bool live = false;
   {
     std::lock_guard<std::mutex> lock(table_mutex);
-    uint64_t index = h & kSlotMask;
-    uint32_t gen = static_cast<uint32_t>(h >> kSlotBits);
-    if (index < slots.size() && slots[index].gen == gen && slots[index].t.defined()) {
-      Slot& s = slots[index];
-      dropped = std::move(s.t);
-      s.t = std::move(src);
-      reported = s.reported;
-      s.reported = 0;  // the storage is counted where it was created
+    if (Slot* s = LiveSlot(h)) {
+      dropped = std::move(s->t);
+      s->t = std::move(src);
+      reported = s->reported;
+      s->reported = 0;  // the storage is counted where it was created
       live = true;
     }
   }
