@@ -18,6 +18,8 @@ const setup = workerData as WorkerSetup;
 const port = parentPort!;
 // Per-thread intra-op threads: OpenMP keeps the count per thread, so this worker's kernels
 // use `threads` while the main thread keeps its own (it initialised its count long before).
+// ATen also records the value as the default for threads that start computing later; divco's
+// other threads (data-loader workers) run no parallel kernels, so that is harmless.
 setNumThreads(setup.threads);
 
 const entry = lookup(setup.arch);
