@@ -73,6 +73,14 @@ function rngFingerprint(): string {
   return scope(() => Buffer.from(defaultGeneratorState().toTypedArray().buffer).toString("base64"));
 }
 
+/** Why an architecture with random draws in its forward cannot have concurrent members. */
+export function randomDrawsMessage(arch: string): string {
+  return (
+    `concurrent members: ${arch} draws random numbers in its forward pass (dropout, Shake-Shake, ShakeDrop or drop-connect); ` +
+    "their order between threads is not deterministic, so the run could not be reproduced or resumed bit-exactly. Train it without concurrent members (--concurrent-members)."
+  );
+}
+
 /**
  * Whether a member of `arch` draws from the default generator in a training-mode forward
  * (dropout, Shake-Shake, ShakeDrop, drop-connect): probed on a throw-away member and a
@@ -185,10 +193,7 @@ export class ConcurrentMembers {
     // from the shared default generator in whatever order the threads reach it, so the run
     // would not be reproducible; refuse rather than train irreproducibly.
     if (rngFingerprint() !== this.rngBefore) {
-      throw new Error(
-        `concurrent members: ${this.members.arch} draws random numbers in its forward pass (dropout, Shake-Shake, ShakeDrop or drop-connect); ` +
-          "their order between threads is not deterministic, so the run could not be reproduced or resumed bit-exactly. Train it without concurrent members.",
-      );
+      throw new Error(randomDrawsMessage(this.members.arch));
     }
   }
 

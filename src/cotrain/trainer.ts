@@ -24,7 +24,7 @@ import { Progress } from "../report/progress.js";
 import { resolveConfig, configDiff, ConfigError, type TrainConfig } from "./config.js";
 import { openDatasets } from "./datasets.js";
 import { coTrainStep, coTrainStepConcurrent, type StepOptions } from "./step.js";
-import { ConcurrentMembers, drawsRandomInForward } from "./concurrent.js";
+import { ConcurrentMembers, drawsRandomInForward, randomDrawsMessage } from "./concurrent.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { saveCheckpoint, loadCheckpoint, removeCheckpoint, checkpointPaths, type Position } from "./checkpoint.js";
 
@@ -182,10 +182,7 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
     workers: c.workers,
   });
   if (c.concurrentMembers && drawsRandomInForward(c.arch, members.options)) {
-    throw new ConfigError(
-      `concurrentMembers: ${c.arch} draws random numbers in its forward pass (dropout, Shake-Shake, ShakeDrop or drop-connect); ` +
-        "the threads' draw order is not deterministic, so the run could not be reproduced or resumed bit-exactly. Train it without --concurrent-members.",
-    );
+    throw new ConfigError(randomDrawsMessage(c.arch));
   }
   // Everything that can reject the configuration (architecture, S, data) has run: only now is
   // the run directory created, so a failed start leaves nothing behind to trip over.
