@@ -144,28 +144,8 @@ export abstract class Module {
    * default) missing and unexpected keys are errors; a shape mismatch always is.
    */
   loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
-    const strict = opts.strict ?? true;
     const given = state instanceof Map ? state : new Map(Object.entries(state));
-    const own = this.stateDict();
-    const missing = [...own.keys()].filter((k) => !given.has(k));
-    const unexpected = [...given.keys()].filter((k) => !own.has(k));
-    const misShaped: { key: string; expected: number[]; got: number[] }[] = [];
-    for (const [k, t] of own) {
-      const src = given.get(k);
-      if (!src) continue;
-      const a = t.shape;
-      const b = src.shape;
-      if (a.length !== b.length || a.some((d, i) => d !== b[i])) misShaped.push({ key: k, expected: a, got: b });
-    }
-    if (misShaped.length || (strict && (missing.length || unexpected.length))) {
-      const lines = [`loadStateDict: the state does not fit ${this.constructor.name}; nothing was loaded.`];
-      const list = (xs: string[]) => xs.slice(0, 20).join(", ") + (xs.length > 20 ? `, ... (${xs.length} in all)` : "");
-      if (missing.length) lines.push(`  missing keys (${missing.length}): ${list(missing)}`);
-      if (unexpected.length) lines.push(`  unexpected keys (${unexpected.length}): ${list(unexpected)}`);
-      for (const m of misShaped.slice(0, 20)) lines.push(`  ${m.key}: expected shape [${m.expected}], got [${m.got}]`);
-      if (missing.length || unexpected.length) lines.push("  (pass { strict: false } to load the keys that match)");
-      throw new StateDictError(lines.join("\n"), missing, unexpected, misShaped);
-    }
+    const { own, missing, unexpected } = this.checkFit("loadStateDict", "loaded", given, opts.strict ?? true, "pass { strict: false } to load the keys that match");
     noGrad(() => {
       for (const [k, t] of own) {
         const src = given.get(k);
@@ -182,19 +162,39 @@ export abstract class Module {
    * shapes must match exactly; the module's own tensors are released.
    */
   shareState(state: Map<string, Tensor>): void {
-    const own = this.stateDict();
-    const missing = [...own.keys()].filter((k) => !state.has(k));
-    const unexpected = [...state.keys()].filter((k) => !own.has(k));
-    const misShaped = [...own].filter(([k, t]) => state.has(k) && t.shape.join() !== state.get(k)!.shape.join()).map(([k]) => k);
-    if (missing.length || unexpected.length || misShaped.length) {
-      throw new StateDictError(
-        `shareState: the tensors do not fit ${this.constructor.name} (missing ${missing.length}, unexpected ${unexpected.length}, mis-shaped ${misShaped.length}: ${[...missing, ...unexpected, ...misShaped].slice(0, 5).join(", ")})`,
-        missing, unexpected, [],
-      );
-    }
+    const { own } = this.checkFit("shareState", "shared", state, true);
     // Rebinding the handles (rather than swapping Tensor objects) keeps every layer's own
     // fields (`this.weight`, ...) pointing at the shared tensors.
     for (const [k, t] of own) t.shareNative(state.get(k)!);
+  }
+
+  /**
+   * Compares `given` with this module's state: a shape mismatch is always an error, missing or
+   * unexpected keys too when `strict`. Throws a StateDictError listing them (and `keysHint` when
+   * keys differ) before anything is written.
+   */
+  private checkFit(op: string, verb: string, given: Map<string, Tensor>, strict: boolean, keysHint?: string) {
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !given.has(k));
+    const unexpected = [...given.keys()].filter((k) => !own.has(k));
+    const misShaped: { key: string; expected: number[]; got: number[] }[] = [];
+    for (const [k, t] of own) {
+      const src = given.get(k);
+      if (!src) continue;
+      const a = t.shape;
+      const b = src.shape;
+      if (a.length !== b.length || a.some((d, i) => d !== b[i])) misShaped.push({ key: k, expected: a, got: b });
+    }
+    if (misShaped.length || (strict && (missing.length || unexpected.length))) {
+      const lines = [`${op}: the state does not fit ${this.constructor.name}; nothing was ${verb}.`];
+      const list = (xs: string[]) => xs.slice(0, 20).join(", ") + (xs.length > 20 ? `, ... (${xs.length} in all)` : "");
+      if (missing.length) lines.push(`  missing keys (${missing.length}): ${list(missing)}`);
+      if (unexpected.length) lines.push(`  unexpected keys (${unexpected.length}): ${list(unexpected)}`);
+      for (const m of misShaped.slice(0, 20)) lines.push(`  ${m.key}: expected shape [${m.expected}], got [${m.got}]`);
+      if (keysHint && (missing.length || unexpected.length)) lines.push(`  (${keysHint})`);
+      throw new StateDictError(lines.join("\n"), missing, unexpected, misShaped);
+    }
+    return { own, missing, unexpected };
   }
 
   /**
