@@ -228,6 +228,10 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
   const saveLast = (p: Position, evalMetrics: Record<string, number>, partialEpoch?: EpochSums) =>
     saveCheckpoint(ckptDir, "last", members, optimizer, { ...p, arch: c.arch, split: c.split, bestAcc1, bestEpoch, metrics: evalMetrics, partialEpoch: partialEpoch as never });
   let status: TrainResult["status"] = "completed";
+  const stepOptions: StepOptions = {
+    numClasses, labelSmoothing: c.labelSmoothing, cotLoss: c.cotLoss, cotWeight: c.cotWeight, cotWarmupEpochs: c.cotWarmupEpochs,
+    gradAccumulation: c.gradAccumulation, memoryFormat: c.memoryFormat, device: c.device,
+  };
   // Started after the checkpoint is loaded: the workers compute on these very tensors.
   let pool: ConcurrentMembers | null = null;
   try {
@@ -246,10 +250,6 @@ export async function train(user: Partial<TrainConfig> & { arch?: string; runDir
         const lr = schedule.at(epoch, batch.index);
         optimizer.setLr(lr);
         const ts = performance.now();
-        const stepOptions: StepOptions = {
-          numClasses, labelSmoothing: c.labelSmoothing, cotLoss: c.cotLoss, cotWeight: c.cotWeight, cotWarmupEpochs: c.cotWarmupEpochs,
-          gradAccumulation: c.gradAccumulation, memoryFormat: c.memoryFormat, device: c.device,
-        };
         const lastOfEpoch = batch.index === batches - 1;
         const r = pool
           ? await coTrainStepConcurrent(pool, optimizer, batch, epoch, lastOfEpoch, stepOptions)
