@@ -139,7 +139,6 @@ export class ConcurrentMembers {
         arch: members.arch,
         options: members.options,
         members: ids.map((i) => ({
-          index: i,
           state: [...sd].filter(([k]) => k.startsWith(`models.${i}.`)).map(([k, t]) => [k.slice(`models.${i}.`.length), t.handle as number]),
         })),
         threads: threadsEach,

@@ -5,8 +5,8 @@ export interface WorkerSetup {
   arch: string;
   /** The registry's BuildOptions of the main thread's Members (plain data). */
   options: unknown;
-  /** The members this worker runs: their index and [state-dict key, handle] pairs. */
-  members: { index: number; state: [string, number][] }[];
+  /** The members this worker runs, each as [state-dict key, handle] pairs. */
+  members: { state: [string, number][] }[];
   /** Intra-op threads for this worker's kernels. */
   threads: number;
 }
