@@ -95,9 +95,11 @@ Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
 }
 
 // Inference mode is an RAII guard in C++; JavaScript scopes open and close it in strict LIFO
-// order (inferenceMode(fn) does both in a finally), so a stack of heap guards is exact.
+// order (inferenceMode(fn) does both in a finally), so a stack of heap guards is exact. The mode
+// is per thread in libtorch, so the stack is too: a worker thread's scopes must neither pop the
+// main thread's guard nor destroy a guard on a thread other than the one that made it.
 std::vector<std::unique_ptr<c10::InferenceMode>>& InferenceGuards() {
-  static std::vector<std::unique_ptr<c10::InferenceMode>> guards;
+  thread_local std::vector<std::unique_ptr<c10::InferenceMode>> guards;
   return guards;
 }
 

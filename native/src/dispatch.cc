@@ -8,8 +8,14 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
 
+#include <atomic>
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
+#include <unordered_map>
 #include <vector>
 
 namespace divco {
@@ -21,9 +27,47 @@ struct OpEntry {
   std::string label;  // "aten::add.Tensor"
 };
 
-std::vector<OpEntry>& Ops() {
-  static std::vector<OpEntry> ops;
-  return ops;
+// The operator table is process-wide, but every worker thread (each its own JavaScript isolate)
+// looks operators up and calls them concurrently. Entries live in fixed chunks that never move, so
+// a caller may read an entry without a lock while another thread appends; `count` is published
+// with release order after the entry is written, so an id below it always names a complete entry.
+// Lookups take the mutex and reuse an existing id for the same operator, so every isolate gets
+// the same id for one operator and the table stays as small as the set of operators used.
+class OpTable {
+ public:
+  static constexpr size_t kChunk = 256;
+  static constexpr size_t kChunks = 256;  // 65,536 operators; libtorch 1.13 has about 2,500
+
+  uint32_t Intern(const c10::OperatorHandle& handle, const std::string& label) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = ids_.find(label);
+    if (found != ids_.end()) return found->second;
+    size_t id = count_.load(std::memory_order_relaxed);
+    if (id >= kChunk * kChunks) throw std::runtime_error("divco: operator table full");
+    auto& chunk = chunks_[id / kChunk];
+    if (!chunk) chunk = std::make_unique<std::optional<OpEntry>[]>(kChunk);
+    chunk[id % kChunk].emplace(OpEntry{handle, label});
+    ids_.emplace(label, static_cast<uint32_t>(id));
+    count_.store(id + 1, std::memory_order_release);
+    return static_cast<uint32_t>(id);
+  }
+
+  // nullptr for an id never handed out.
+  const OpEntry* Find(uint32_t id) const {
+    if (id >= count_.load(std::memory_order_acquire)) return nullptr;
+    return &*chunks_[id / kChunk][id % kChunk];
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::unique_ptr<std::optional<OpEntry>[]> chunks_[kChunks];
+  std::atomic<size_t> count_{0};
+};
+
+OpTable& Ops() {
+  static OpTable table;
+  return table;
 }
 
 napi_valuetype TypeOf(napi_env env, napi_value v) {
@@ -259,8 +303,9 @@ std::string DescribeCall(Napi::Env env, const OpEntry& op, const Napi::CallbackI
 
 const OpEntry& EntryOf(const Napi::CallbackInfo& info) {
   uint32_t id = info[0].As<Napi::Number>().Uint32Value();
-  if (id >= Ops().size()) throw Napi::RangeError::New(info.Env(), "divco: unknown operator id " + std::to_string(id));
-  return Ops()[id];
+  const OpEntry* entry = Ops().Find(id);
+  if (!entry) throw Napi::RangeError::New(info.Env(), "divco: unknown operator id " + std::to_string(id));
+  return *entry;
 }
 
 // Converts the JavaScript arguments, runs the operator, and leaves its results on the stack.
@@ -308,8 +353,10 @@ Napi::Value OpLookup(const Napi::CallbackInfo& info) {
   if (!handle) {
     throw Napi::Error::New(env, "divco: the linked libtorch has no operator " + name + (overload.empty() ? "" : "." + overload));
   }
-  Ops().push_back({*handle, name + (overload.empty() ? "" : "." + overload)});
-  return Napi::Number::New(env, static_cast<double>(Ops().size() - 1));
+  // The id comes back from the same locked call that stored the entry: reading the table's size
+  // afterwards could return another thread's operator.
+  uint32_t id = Ops().Intern(*handle, name + (overload.empty() ? "" : "." + overload));
+  return Napi::Number::New(env, static_cast<double>(id));
 }
 
 Napi::Value OpSchema(const Napi::CallbackInfo& info) {
