@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { native } from "../../src/tensor/index.js";
+import { Rng } from "../../src/data/prng.js";
 
 const WORKER = new URL("../helpers/native_thread_worker.js", import.meta.url);
 
@@ -34,16 +35,8 @@ const NAMES: [string, string][] = [
   ["aten::baddbmm", ""], ["aten::addmm", ""], ["aten::einsum", ""], ["aten::kron", ""], ["aten::cross", ""],
 ];
 
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  const out = [...xs];
-  let s = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    const j = s % (i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
+// Each worker's own order, from the project's seeded generator.
+const shuffled = <T>(xs: readonly T[], seed: number): T[] => [...Rng.fromKeys(seed).permutation(xs.length)].map((i) => xs[i]!);
 
 test("operator lookups from concurrent worker threads each get the operator they named", async () => {
   const orders = [1, 2, 3, 4].map((seed) => shuffled(NAMES, seed));
