@@ -6,7 +6,7 @@
 import { parseCommand, stdio, type Out } from "./args.js";
 import * as path from "node:path";
 import { saveSafetensorsSync } from "../io/safetensors.js";
-import { create, lookup, DATASET_CLASSES, type DatasetKind } from "../models/index.js";
+import { create, lookup, NUM_CLASSES, type DatasetKind } from "../models/index.js";
 import { loadMembers, memberKeys, readWeights } from "../models/checkpoint.js";
 
 const HELP = `divco import — PyTorch checkpoint → safetensors
@@ -59,7 +59,7 @@ export async function runImport(argv: string[], out: Out = stdio): Promise<numbe
     const split = Number(values.split ?? "1");
     if (!entry.splits.includes(split)) return usage(`${entry.name} cannot be divided into S=${values.split}; allowed: ${entry.splits.join(", ")}`);
     const dataset = (values.dataset ?? (entry.datasets.includes("cifar100") ? "cifar100" : entry.datasets[0])) as DatasetKind;
-    if (!(dataset in DATASET_CLASSES) || !entry.datasets.includes(dataset)) return usage(`${entry.name} is not defined for dataset "${dataset}"; it is for ${entry.datasets.join(", ")}`);
+    if (!(dataset in NUM_CLASSES) || !entry.datasets.includes(dataset)) return usage(`${entry.name} is not defined for dataset "${dataset}"; it is for ${entry.datasets.join(", ")}`);
     const n = values["num-classes"] === undefined ? undefined : Number(values["num-classes"]);
     if (n !== undefined && !(Number.isInteger(n) && n > 0)) return usage(`--num-classes takes a positive integer, got "${values["num-classes"]}"`);
     check = { arch: entry.name, split, dataset, numClasses: n };

@@ -7,7 +7,7 @@ import { parseCommand, stdio, type Out } from "./args.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { readSafetensors } from "../io/safetensors.js";
 import { recordToTensor } from "../io/tensors.js";
-import { create, lookup, DATASET_CLASSES, type DatasetKind } from "../models/index.js";
+import { create, lookup, NUM_CLASSES, type DatasetKind } from "../models/index.js";
 import { loadMembers, readWeights } from "../models/checkpoint.js";
 import { noGrad } from "../tensor/autograd.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -63,7 +63,7 @@ export async function runInfer(argv: string[], out: Out = stdio): Promise<number
   const split = Number(values.split);
   if (!entry.splits.includes(split)) return usage(`${entry.name} cannot be divided into S=${values.split}; allowed: ${entry.splits.join(", ")}`);
   const dataset = values.dataset as DatasetKind;
-  if (!(dataset in DATASET_CLASSES) || !entry.datasets.includes(dataset)) return usage(`${entry.name} is not defined for dataset "${values.dataset}"; it is for ${entry.datasets.join(", ")}`);
+  if (!(dataset in NUM_CLASSES) || !entry.datasets.includes(dataset)) return usage(`${entry.name} is not defined for dataset "${values.dataset}"; it is for ${entry.datasets.join(", ")}`);
   const numClasses = values["num-classes"] === undefined ? undefined : Number(values["num-classes"]);
   if (numClasses !== undefined && !(Number.isInteger(numClasses) && numClasses > 0)) return usage(`--num-classes takes a positive integer, got "${values["num-classes"]}"`);
   const extra: Record<string, unknown> = {};

@@ -3,7 +3,7 @@
  * compute is spent. Exit codes: 0 ok, 1 model problem, 2 usage error.
  */
 import { parseCommand, stdio, type Out } from "./args.js";
-import { create, list, lookup, DATASET_CLASSES, type DatasetKind } from "../models/index.js";
+import { create, list, lookup, NUM_CLASSES, type DatasetKind } from "../models/index.js";
 import { countMembers, humanCount, type SplitCounts } from "../report/accounting.js";
 
 const HELP = `divco summary — params and MACs of a network and its S-member divisions
@@ -32,7 +32,7 @@ and flops(M) = (mults + adds)/2 including BN.
 `;
 
 
-const DATASETS = Object.keys(DATASET_CLASSES) as DatasetKind[];
+const DATASETS = Object.keys(NUM_CLASSES) as DatasetKind[];
 
 export interface SummaryRow extends SplitCounts {
   keys?: [string, number[]][];
@@ -117,7 +117,7 @@ export async function runSummary(argv: string[], out: Out = stdio): Promise<numb
     const effCrop = crop ?? (dataset === "imagenet" ? (entry.defaultCrop ?? 224) : 32);
     if (values.json) {
       out.log(JSON.stringify({
-        arch: entry.name, dataset, crop: effCrop, num_classes: numClasses ?? DATASET_CLASSES[dataset],
+        arch: entry.name, dataset, crop: effCrop, num_classes: numClasses ?? NUM_CLASSES[dataset],
         splits: rows.map((r) => ({
           split: r.split,
           params_total: r.total.params,
@@ -132,7 +132,7 @@ export async function runSummary(argv: string[], out: Out = stdio): Promise<numb
       }, null, 2));
       return 0;
     }
-    out.log(`${entry.name} on ${dataset} (${numClasses ?? DATASET_CLASSES[dataset]} classes, ${effCrop}×${effCrop} input)`);
+    out.log(`${entry.name} on ${dataset} (${numClasses ?? NUM_CLASSES[dataset]} classes, ${effCrop}×${effCrop} input)`);
     const header = ["S", "params/member", "params total", "×S=1", "MACs/member", "MACs total", "×S=1", "summary.py params", "summary.py flops(M)"];
     const table = rows.map((r) => [
       String(r.split),

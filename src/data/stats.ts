@@ -1,11 +1,18 @@
 /**
- * Per-dataset constants from the reference (REFERENCE.md §6): normalisation
- * mean/std and the random-erasing ("cutout") box parameters.
+ * The dataset kinds and their per-dataset constants from the reference, defined here once for
+ * the whole project: class counts (REFERENCE.md §10.21), normalisation mean/std and the
+ * random-erasing ("cutout") box parameters (§6).
  */
 export type DatasetKind = "cifar10" | "cifar100" | "svhn" | "imagenet";
 export type Triple = readonly [number, number, number];
 
 export const DATASET_KINDS: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn", "imagenet"];
+
+/** The 32×32 datasets, which share the CIFAR networks (3 stages, 3×3 stem) of every family. */
+export const CIFAR_LIKE: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn"];
+
+/** For the ImageNet-only architectures' dataset lists. */
+export const IMAGENET_ONLY: readonly DatasetKind[] = ["imagenet"];
 
 export const NORMALIZATION: Record<DatasetKind, { mean: Triple; std: Triple }> = {
   // §6.2 (note: the CIFAR-10 std is the reference's (0.2023, 0.1994, 0.2010), not the true pixel std)

@@ -1,31 +1,26 @@
-// Pieces shared by the ResNet-style families (resnet.ts, senet.ts): a Sequential whose
-// children have names (PyTorch's `nn.Sequential(OrderedDict(...))`), the shortcut
-// projection, the reference's weight initialisation, and the classifier head.
-import { Module, Conv2d, BatchNorm2d, Linear, AvgPool2d, init, F } from "../nn/index.js";
+// The building blocks the families share: 3×3 / 1×1 convolutions, the shortcut projection, the
+// basic and bottleneck residual blocks (each with an optional attention slot — SE in senet.ts),
+// the residual join, the deep ImageNet stem of SENet/ResNeXSt, the classifier head of every
+// family, and the reference's weight initialisation (REFERENCE.md §1.3).
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  AvgPool2d,
+  MaxPool2d,
+  ReLU,
+  Dropout,
+  NamedSequential,
+  Sequential,
+  pipe,
+  init,
+  F,
+} from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 
-/**
- * Runs named children in order (state-dict keys `layer0.conv1.weight`, ...). Like Sequential,
- * each intermediate is disposed once the next child consumed it; the input never is.
- */
-export class NamedSequential extends Module {
-  readonly layers: Module[];
-
-  constructor(layers: [string, Module][]) {
-    super();
-    this.layers = layers.map(([n, m]) => this.module(n, m));
-  }
-
-  forward(x: Tensor): Tensor {
-    let cur = x;
-    for (const layer of this.layers) {
-      const next = layer.forward(cur);
-      if (cur !== x && next !== cur) cur.dispose();
-      cur = next;
-    }
-    return cur;
-  }
-}
+/** ReLU in place, as a `pipe` step (the reference's `nn.ReLU(inplace=True)`). */
+export const relu = (x: Tensor): Tensor => F.relu(x, true);
 
 /** 3×3 convolution, padding 1, no bias (`conv3x3` of the reference's resnet.py). */
 export function conv3x3(inPlanes: number, outPlanes: number, stride = 1, groups = 1): Conv2d {
@@ -52,6 +47,169 @@ export function projection(inPlanes: number, outPlanes: number, stride: number):
   ];
 }
 
+/** out += shortcut(x), then ReLU in place: the residual join of every ResNet-style block. */
+export function addShortcut(out: Tensor, x: Tensor, downsample: Module | null): Tensor {
+  if (downsample) {
+    using sc = downsample.forward(x);
+    out.add_(sc);
+  } else {
+    out.add_(x);
+  }
+  return F.relu(out, true);
+}
+
+/**
+ * An attention module applied to the residual branch before the join, and the name the
+ * reference registers it under (SE-ResNet: `se_module`). `build` receives the branch's output
+ * channels; it runs after the branch's layers are made, in the reference's order.
+ */
+export interface AttentionSlot {
+  name: string;
+  build(channels: number): Module;
+}
+
+/** Two 3×3 convolutions (expansion 1); the Wide-ResNets' block. */
+export class BasicBlock extends Module {
+  static readonly expansion = 1;
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly attention: Module | null;
+  readonly downsample: Sequential | null;
+
+  constructor(
+    inPlanes: number,
+    planes: number,
+    stride: number,
+    downsample: Module[] | null,
+    attention?: AttentionSlot,
+  ) {
+    super();
+    this.conv1 = this.module("conv1", conv3x3(inPlanes, planes, stride));
+    this.bn1 = this.module("bn1", new BatchNorm2d(planes));
+    this.conv2 = this.module("conv2", conv3x3(planes, planes));
+    this.bn2 = this.module("bn2", new BatchNorm2d(planes));
+    this.attention = attention ? this.module(attention.name, attention.build(planes)) : null;
+    this.downsample = downsample ? this.module("downsample", new Sequential(...downsample)) : null;
+  }
+
+  /** The BN whose γ starts at zero so the block starts as the identity (§1.3). */
+  get lastBn(): BatchNorm2d {
+    return this.bn2;
+  }
+
+  forward(x: Tensor): Tensor {
+    const out = pipe(
+      x,
+      this.conv1,
+      this.bn1,
+      relu,
+      this.conv2,
+      this.bn2,
+      this.attention,
+    );
+    return addShortcut(out, x, this.downsample);
+  }
+}
+
+export interface BottleneckOptions {
+  inPlanes: number;
+  /** Output of the 1×1 reduction (conv1). */
+  width: number;
+  /** Output of the 3×3 convolution (conv2); `width` unless the family says otherwise (SENet-154). */
+  width2?: number;
+  /** Output of the 1×1 expansion (conv3): planes × 4. */
+  outPlanes: number;
+  /** On the 3×3 convolution ("ResNet v1.5"). */
+  stride: number;
+  groups: number;
+  downsample: Module[] | null;
+  attention?: AttentionSlot;
+}
+
+/**
+ * 1×1 → 3×3 (stride, groups) → 1×1, each followed by BN (ReLU after the first two), an
+ * optional attention module, and the residual join. The family computes the widths (ResNeXt:
+ * int(planes·base_width/64)·groups, REFERENCE.md §1.2; SENet-154: 2·g/64·planes and 4·g/64·planes).
+ */
+export class Bottleneck extends Module {
+  static readonly expansion = 4;
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly conv3: Conv2d;
+  readonly bn3: BatchNorm2d;
+  readonly attention: Module | null;
+  readonly downsample: Sequential | null;
+
+  constructor(o: BottleneckOptions) {
+    super();
+    const width2 = o.width2 ?? o.width;
+    this.conv1 = this.module("conv1", conv1x1(o.inPlanes, o.width));
+    this.bn1 = this.module("bn1", new BatchNorm2d(o.width));
+    this.conv2 = this.module("conv2", conv3x3(o.width, width2, o.stride, o.groups));
+    this.bn2 = this.module("bn2", new BatchNorm2d(width2));
+    this.conv3 = this.module("conv3", conv1x1(width2, o.outPlanes));
+    this.bn3 = this.module("bn3", new BatchNorm2d(o.outPlanes));
+    this.attention = o.attention ? this.module(o.attention.name, o.attention.build(o.outPlanes)) : null;
+    this.downsample = o.downsample ? this.module("downsample", new Sequential(...o.downsample)) : null;
+  }
+
+  get lastBn(): BatchNorm2d {
+    return this.bn3;
+  }
+
+  forward(x: Tensor): Tensor {
+    const out = pipe(
+      x,
+      this.conv1,
+      this.bn1,
+      relu,
+      this.conv2,
+      this.bn2,
+      relu,
+      this.conv3,
+      this.bn3,
+      this.attention,
+    );
+    return addShortcut(out, x, this.downsample);
+  }
+}
+
+/**
+ * The deep ImageNet stem of SENet-154 and ResNeXSt, with the reference's names (`layer0.conv1`
+ * …): three 3×3 convolutions 3→w (stride 2) → w → out, each with BN and ReLU, then a 3×3
+ * max-pool (stride 2, ceil_mode).
+ */
+export function namedDeepStem(w: number, out: number): NamedSequential {
+  return new NamedSequential([
+    ["conv1", new Conv2d(3, w, 3, { stride: 2, padding: 1, bias: false })],
+    ["bn1", new BatchNorm2d(w)],
+    ["relu1", new ReLU(true)],
+    ["conv2", new Conv2d(w, w, 3, { padding: 1, bias: false })],
+    ["bn2", new BatchNorm2d(w)],
+    ["relu2", new ReLU(true)],
+    ["conv3", new Conv2d(w, out, 3, { padding: 1, bias: false })],
+    ["bn3", new BatchNorm2d(out)],
+    ["relu3", new ReLU(true)],
+    ["pool", new MaxPool2d(3, { stride: 2, ceilMode: true })],
+  ]);
+}
+
+const globalAvgPool = (x: Tensor): Tensor => F.adaptiveAvgPool2d(x, 1);
+const flatten = (x: Tensor): Tensor => x.flatten(1);
+
+/**
+ * The classifier head of every family: global average pool → flatten → dropout (when the
+ * network has one) → linear. Frees `features` — a stage output, never a forward's input.
+ */
+export function classify(features: Tensor, fc: Linear, dropout?: Dropout | null): Tensor {
+  using owned = features;
+  return pipe(owned, globalAvgPool, flatten, dropout, fc);
+}
+
 /**
  * The reference's initialisation (REFERENCE.md §1.3; resnet.py / senet.py `__init__`):
  * conv kaiming_normal(fan_out, relu) with bias 0, BN γ=1 β=0, Linear N(0, 1e-3²) with bias 0.
@@ -69,28 +227,4 @@ export function initReference(model: Module): void {
       if (m.bias) init.zeros_(m.bias);
     }
   }
-}
-
-/** Global average pool → flatten → (dropout) → linear. Takes ownership of `features` (a stage output, never a forward input) and disposes it with its own intermediates. */
-export function classify(features: Tensor, fc: Linear, dropout: Module | null): Tensor {
-  const pooled = F.adaptiveAvgPool2d(features, 1);
-  features.dispose();
-  const flat = pooled.flatten(1);
-  pooled.dispose();
-  let h = flat;
-  if (dropout) {
-    h = dropout.forward(flat);
-    if (h !== flat) flat.dispose();
-  }
-  const out = fc.forward(h);
-  h.dispose();
-  return out;
-}
-
-/** out += shortcut(x), then ReLU in place: the residual join of every ResNet/SENet block. Consumes `out`. */
-export function addShortcut(out: Tensor, x: Tensor, downsample: Module | null): Tensor {
-  const sc = downsample ? downsample.forward(x) : x;
-  out.add_(sc);
-  if (sc !== x) sc.dispose();
-  return F.relu(out, true);
 }

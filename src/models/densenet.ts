@@ -3,18 +3,14 @@
 // k=40, blocks (31, 31, 31), compression 0.5, bottleneck width 4k. Division (REFERENCE.md §1.2):
 // growth rate k_S = int(2k/√S)//2 = floor(k/√S), initial features 2·k_S; the optional
 // ShakeDrop on every layer's new features has its final probability divided by √S (§2).
-import { Module } from "../nn/module.js";
-import { Conv2d } from "../nn/layers/conv.js";
-import { BatchNorm2d } from "../nn/layers/batchnorm.js";
-import { Linear } from "../nn/layers/linear.js";
-import { Sequential } from "../nn/layers/containers.js";
-import { AvgPool2d, ReLU } from "../nn/layers/activation.js";
-import * as F from "../nn/functional.js";
-import * as init from "../nn/init.js";
+import { Module, Conv2d, BatchNorm2d, Linear, NamedSequential, AvgPool2d, ReLU, pipe, init } from "../nn/index.js";
 import { cat } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Generator } from "../tensor/random.js";
-import { register, type DatasetKind } from "./registry.js";
+import { CIFAR_LIKE } from "../data/stats.js";
+import { register } from "./registry.js";
+import { extraProbability } from "./options.js";
+import { classify, relu } from "./blocks.js";
 import { ShakeDrop } from "./shake.js";
 
 /** Growth rate of one member (REFERENCE.md §1.2: int(k/√S·2)//2, only when S > 1). */
@@ -43,17 +39,7 @@ class DenseLayer extends Module {
 
   /** The new features computed from all previous ones (`x` is their concatenation). */
   forward(x: Tensor): Tensor {
-    const a = F.relu(this.norm1.forward(x), true);
-    const b = this.conv1.forward(a);
-    a.dispose();
-    const c = F.relu(this.norm2.forward(b), true);
-    b.dispose();
-    const d = this.conv2.forward(c);
-    c.dispose();
-    if (!this.shakeDrop) return d;
-    const out = this.shakeDrop.forward(d);
-    if (out !== d) d.dispose();
-    return out;
+    return pipe(x, this.norm1, relu, this.conv1, this.norm2, relu, this.conv2, this.shakeDrop);
   }
 }
 
@@ -84,23 +70,12 @@ class DenseBlock extends Module {
   forward(x: Tensor): Tensor {
     // One running concatenation: layer i sees [x, f1, …, f(i−1)], exactly the reference's
     // torch.cat(features) input, without keeping a list of separate copies.
-    let all = x;
-    for (const layer of this.layers) {
-      const f = layer.forward(all);
-      const next = cat([all, f], 1);
-      f.dispose();
-      if (all !== x) all.dispose();
-      all = next;
-    }
-    return all === x ? x.clone() : all;
+    return pipe(x, ...this.layers.map((layer) => (all: Tensor) => this.append(all, layer)));
   }
-}
 
-/** nn.Sequential(OrderedDict(...)): children with given names, run in order. */
-class NamedSequential extends Sequential {
-  add(name: string, m: Module): this {
-    this.layers.push(this.module(name, m));
-    return this;
+  private append(all: Tensor, layer: DenseLayer): Tensor {
+    using f = layer.forward(all);
+    return cat([all, f], 1);
   }
 }
 
@@ -178,19 +153,10 @@ export class DenseNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.features.forward(x);
-    F.relu(h, true);
-    const pooled = F.adaptiveAvgPool2d(h, 1);
-    h.dispose();
-    const flat = pooled.flatten(1);
-    pooled.dispose();
-    const out = this.classifier.forward(flat);
-    flat.dispose();
-    return out;
+    return classify(pipe(x, this.features, relu), this.classifier);
   }
 }
 
-const CIFAR_LIKE: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn"];
 
 register({
   name: "densenet190",
@@ -206,6 +172,6 @@ register({
       blocks: [31, 31, 31],
       split: o.split,
       numClasses: o.numClasses,
-      finalShakeDrop: typeof o.extra.shakeDrop === "number" ? o.extra.shakeDrop : 0,
+      finalShakeDrop: extraProbability(o, "shakeDrop", 0),
     }),
 });

@@ -3,26 +3,20 @@
 // (`--is_lukemelas_efficientnet 0`), ImageNet the lukemelas port (`1`). Here the dataset picks:
 // the same name builds the CIFAR network for cifar10/cifar100/svhn and the ImageNet one for
 // imagenet. Division: per-S width tables (§1.2), dropout ÷√S (§2, §10.10).
-import { register, type BuildOptions, type DatasetKind } from "./registry.js";
+import { register, type BuildOptions } from "./registry.js";
 import { EFFICIENTNET_COEFFICIENTS, EFFICIENTNET_TABLES } from "./efficientnet_common.js";
 import { LightNetEfficientNet } from "./efficientnet_lightnet.js";
 import { LukemelasEfficientNet } from "./efficientnet_lukemelas.js";
 import type { Module } from "../nn/module.js";
-
-function option(o: BuildOptions, key: string): number | undefined {
-  const v = o.extra[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !(v >= 0 && v < 1))
-    throw new RangeError(`efficientnet: extra.${key} must be a number in [0, 1), got ${String(v)}`);
-  return v;
-}
+import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
+import { extraProbability } from "./options.js";
 
 function build(variant: string, o: BuildOptions): Module {
   const coef = EFFICIENTNET_COEFFICIENTS[variant];
   const table = EFFICIENTNET_TABLES[o.split];
   const sqrtS = o.split ** 0.5;
   // REFERENCE.md §2: FC dropout p/√S (both implementations); extra.dropout overrides p.
-  const dropout = (option(o, "dropout") ?? coef.dropout) / sqrtS;
+  const dropout = extraProbability(o, "dropout", coef.dropout) / sqrtS;
   if (o.dataset === "imagenet") {
     return new LukemelasEfficientNet({
       ...table,
@@ -30,7 +24,7 @@ function build(variant: string, o: BuildOptions): Module {
       depth: coef.depth,
       dropout,
       // REFERENCE.md §2: SplitNet overrides drop-connect to 0; a user-given base rate is ÷√S.
-      dropConnect: (option(o, "dropConnect") ?? 0) / sqrtS,
+      dropConnect: extraProbability(o, "dropConnect", 0) / sqrtS,
       // The static "SAME" padding is laid out for the crop the network is built for.
       imageSize: o.crop,
       numClasses: o.numClasses,
@@ -49,8 +43,7 @@ function build(variant: string, o: BuildOptions): Module {
   });
 }
 
-const CIFAR_AND_IMAGENET: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn", "imagenet"];
-const IMAGENET: readonly DatasetKind[] = ["imagenet"];
+const CIFAR_AND_IMAGENET: readonly DatasetKind[] = [...CIFAR_LIKE, ...IMAGENET_ONLY];
 
 for (const variant of ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"]) {
   const coef = EFFICIENTNET_COEFFICIENTS[variant];
@@ -60,7 +53,7 @@ for (const variant of ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"]) {
     name: `efficientnet${variant}`,
     family: "efficientnet",
     splits: [1, 2, 4],
-    datasets: cifar ? CIFAR_AND_IMAGENET : IMAGENET,
+    datasets: cifar ? CIFAR_AND_IMAGENET : IMAGENET_ONLY,
     defaultCrop: coef.resolution,
     description:
       `EfficientNet-${variant.toUpperCase()} (width ${coef.width}, depth ${coef.depth}, dropout ${coef.dropout}÷√S): ` +

@@ -3,32 +3,13 @@
 // `classifier`. CIFAR changes (REFERENCE.md §1.2): stem stride 1 and stages 3 and 6 (index 2
 // and 5) stride 1. Regularisers (§2): FC dropout p/√S; in stage j the residual branch gets
 // dropout2d with rate (p/√S)·(j+1)/7.
-import { Module } from "../nn/module.js";
-import { Conv2d } from "../nn/layers/conv.js";
-import { BatchNorm2d } from "../nn/layers/batchnorm.js";
-import { Linear } from "../nn/layers/linear.js";
-import { Sequential } from "../nn/layers/containers.js";
-import * as F from "../nn/functional.js";
-import * as init from "../nn/init.js";
+import { Module, Conv2d, BatchNorm2d, Linear, Dropout, Dropout2d, NamedSequential, SiLU, pipe, init, F } from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { classify } from "./blocks.js";
 import { makeDivisible, roundRepeats, type StageSpec } from "./efficientnet_common.js";
 
 // LightNet++'s BN: eps 1e-3, momentum 0.01.
 const BN = { eps: 1e-3, momentum: 0.01 };
-
-/** nn.Sequential(OrderedDict(...)): named children run in order. */
-class NamedSequential extends Sequential {
-  add(name: string, m: Module): this {
-    this.layers.push(this.module(name, m));
-    return this;
-  }
-}
-
-class Swish extends Module {
-  forward(x: Tensor): Tensor {
-    return F.silu(x);
-  }
-}
 
 /** conv (no bias, "same" padding for odd kernels) → BN → swish, under `conv_block`. */
 class ConvBlock extends Module {
@@ -53,7 +34,7 @@ class ConvBlock extends Module {
           }),
         )
         .add("norm", new BatchNorm2d(outCh, BN))
-        .add("act", new Swish()),
+        .add("act", new SiLU()),
     );
   }
   forward(x: Tensor): Tensor {
@@ -70,27 +51,25 @@ class SEBlock extends Module {
       "channel_se",
       new NamedSequential()
         .add("linear1", new Conv2d(channels, reduced, 1))
-        .add("act", new Swish())
+        .add("act", new SiLU())
         .add("linear2", new Conv2d(reduced, channels, 1)),
     );
   }
   forward(x: Tensor): Tensor {
-    const pooled = F.adaptiveAvgPool2d(x, 1);
-    const logits = this.channel_se.forward(pooled);
-    pooled.dispose();
-    const gate = F.sigmoid(logits);
-    logits.dispose();
-    const out = x.mul(gate);
-    gate.dispose();
-    return out;
+    using gate = pipe(x, globalAvgPool, this.channel_se, F.sigmoid);
+    return x.mul(gate);
   }
 }
+
+const globalAvgPool = (x: Tensor): Tensor => F.adaptiveAvgPool2d(x, 1);
 
 class MBConvBlock extends Module {
   readonly expansion: ConvBlock | null;
   readonly depth_wise: ConvBlock;
   readonly se_block: SEBlock;
   readonly point_wise: NamedSequential;
+  /** Dropout2d on the residual branch (stage j: (p/√S)·(j+1)/7, REFERENCE.md §2), or null. */
+  readonly dropout: Dropout2d | null;
   readonly useResidual: boolean;
 
   constructor(
@@ -99,7 +78,7 @@ class MBConvBlock extends Module {
     expand: number,
     kernel: number,
     stride: number,
-    readonly dropRate: number,
+    dropRate: number,
   ) {
     super();
     const hidden = inCh * expand;
@@ -118,22 +97,12 @@ class MBConvBlock extends Module {
         .add("conv", new Conv2d(hidden, outCh, 1, { bias: false }))
         .add("norm", new BatchNorm2d(outCh, BN)),
     );
+    this.dropout = this.useResidual && dropRate > 0 ? this.module("dropout", new Dropout2d(dropRate)) : null;
   }
 
   forward(x: Tensor): Tensor {
-    let h = this.expansion ? this.expansion.forward(x) : x;
-    for (const m of [this.depth_wise, this.se_block, this.point_wise]) {
-      const next = m.forward(h);
-      if (h !== x) h.dispose();
-      h = next;
-    }
-    if (!this.useResidual) return h;
-    if (this.training && this.dropRate > 0) {
-      const dropped = F.dropout2d(h, this.dropRate, true);
-      h.dispose();
-      h = dropped;
-    }
-    return h.add_(x);
+    const h = pipe(x, this.expansion, this.depth_wise, this.se_block, this.point_wise, this.dropout);
+    return this.useResidual ? h.add_(x) : h;
   }
 }
 
@@ -155,6 +124,7 @@ export class LightNetEfficientNet extends Module {
   readonly mod1: ConvBlock;
   readonly stages: NamedSequential[] = [];
   readonly last_feat: ConvBlock;
+  readonly dropout: Dropout | null;
   readonly classifier: Linear;
   readonly lastChannels: number;
 
@@ -180,6 +150,7 @@ export class LightNetEfficientNet extends Module {
     });
     this.lastChannels = filters(config.head);
     this.last_feat = this.module("last_feat", new ConvBlock(inCh, this.lastChannels, 1));
+    this.dropout = config.dropout > 0 ? this.module("dropout", new Dropout(config.dropout)) : null;
     this.classifier = this.module("classifier", new Linear(this.lastChannels, config.numClasses));
     // Init (REFERENCE.md §1.3): conv kaiming_normal(fan_out) with bias 0, BN γ=1 β=0,
     // FC U(±1/√out) with bias 0.
@@ -195,23 +166,7 @@ export class LightNetEfficientNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let h = this.mod1.forward(x);
-    for (const m of [...this.stages, this.last_feat]) {
-      const next = m.forward(h);
-      h.dispose();
-      h = next;
-    }
-    const pooled = F.adaptiveAvgPool2d(h, 1);
-    h.dispose();
-    let flat = pooled.flatten(1);
-    pooled.dispose();
-    if (this.training && this.config.dropout > 0) {
-      const dropped = F.dropout(flat, this.config.dropout, true);
-      flat.dispose();
-      flat = dropped;
-    }
-    const out = this.classifier.forward(flat);
-    flat.dispose();
-    return out;
+    const features = pipe(x, this.mod1, ...this.stages, this.last_feat);
+    return classify(features, this.classifier, this.dropout);
   }
 }

@@ -5,15 +5,11 @@
 // one pixel more on the bottom/right when the total is odd). PyTorch's default init.
 // Regularisers (REFERENCE.md §2): FC dropout p/√S; drop-connect is 0 as SplitNet overrides it
 // (a user-given base rate is divided by √S like the dropout).
-import { Module } from "../nn/module.js";
-import { Conv2d } from "../nn/layers/conv.js";
-import { BatchNorm2d } from "../nn/layers/batchnorm.js";
-import { Linear } from "../nn/layers/linear.js";
-import { ModuleList } from "../nn/layers/containers.js";
-import * as F from "../nn/functional.js";
+import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ModuleList, pipe, F } from "../nn/index.js";
 import { rand } from "../tensor/creation.js";
 import { noGrad } from "../tensor/autograd.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { classify } from "./blocks.js";
 import { makeDivisible, roundRepeats, type StageSpec } from "./efficientnet_common.js";
 
 // TensorFlow's BN momentum 0.99 is PyTorch's 1 − 0.99; eps 1e-3.
@@ -46,10 +42,8 @@ class StaticSameConv2d extends Conv2d {
 
   override forward(x: Tensor): Tensor {
     if (!this.samePad) return super.forward(x);
-    const padded = F.pad(x, this.samePad);
-    const out = super.forward(padded);
-    padded.dispose();
-    return out;
+    using padded = F.pad(x, this.samePad);
+    return super.forward(padded);
   }
 }
 
@@ -59,16 +53,11 @@ class StaticSameConv2d extends Conv2d {
  */
 function dropConnect(x: Tensor, p: number): Tensor {
   const keep = 1 - p;
-  const mask = noGrad(() => {
-    const r = rand([x.shape[0], 1, 1, 1], { dtype: x.dtype, device: x.device });
-    r.add_(keep);
-    const m = r.floor();
-    r.dispose();
-    return m.div_(keep);
+  using mask = noGrad(() => {
+    using r = rand([x.shape[0], 1, 1, 1], { dtype: x.dtype, device: x.device }).add_(keep);
+    return r.floor().div_(keep);
   });
-  const out = x.mul(mask);
-  mask.dispose();
-  return out;
+  return x.mul(mask);
 }
 
 export interface LukemelasBlockArgs {
@@ -135,43 +124,27 @@ class MBConvBlock extends Module {
     this.skip = stride === 1 && inCh === outCh;
   }
 
-  private convBnSwish(conv: Conv2d, bn: BatchNorm2d, x: Tensor): Tensor {
-    const c = conv.forward(x);
-    const b = bn.forward(c);
-    c.dispose();
-    const out = F.silu(b);
-    b.dispose();
-    return out;
+  forward(x: Tensor): Tensor {
+    const h = pipe(
+      x,
+      this._expand_conv,
+      this._bn0,
+      this._expand_conv ? F.silu : null,
+      this._depthwise_conv,
+      this._bn1,
+      F.silu,
+      (t) => this.squeezeExcite(t),
+      this._project_conv,
+      this._bn2,
+      this.skip && this.training && this.dropConnectRate > 0 ? (t) => dropConnect(t, this.dropConnectRate) : null,
+    );
+    return this.skip ? h.add_(x) : h;
   }
 
-  forward(x: Tensor): Tensor {
-    const e = this._expand_conv ? this.convBnSwish(this._expand_conv, this._bn0!, x) : x;
-    const h = this.convBnSwish(this._depthwise_conv, this._bn1, e);
-    if (e !== x) e.dispose();
-    // Squeeze and excitation.
-    const pooled = F.adaptiveAvgPool2d(h, 1);
-    const r = this._se_reduce.forward(pooled);
-    pooled.dispose();
-    const rs = F.silu(r);
-    r.dispose();
-    const ex = this._se_expand.forward(rs);
-    rs.dispose();
-    const gate = F.sigmoid(ex);
-    ex.dispose();
-    const scaled = gate.mul(h);
-    gate.dispose();
-    h.dispose();
-    const p = this._project_conv.forward(scaled);
-    scaled.dispose();
-    let out = this._bn2.forward(p);
-    p.dispose();
-    if (!this.skip) return out;
-    if (this.training && this.dropConnectRate > 0) {
-      const dropped = dropConnect(out, this.dropConnectRate);
-      out.dispose();
-      out = dropped;
-    }
-    return out.add_(x);
+  /** t · σ(expand(swish(reduce(avgpool(t))))). */
+  private squeezeExcite(t: Tensor): Tensor {
+    using gate = pipe(t, (u) => F.adaptiveAvgPool2d(u, 1), this._se_reduce, F.silu, this._se_expand, F.sigmoid);
+    return gate.mul(t);
   }
 }
 
@@ -197,6 +170,7 @@ export class LukemelasEfficientNet extends Module {
   readonly _blocks: ModuleList<MBConvBlock>;
   readonly _conv_head: StaticSameConv2d;
   readonly _bn1: BatchNorm2d;
+  readonly _dropout: Dropout | null;
   readonly _fc: Linear;
 
   constructor(readonly config: LukemelasConfig) {
@@ -241,39 +215,14 @@ export class LukemelasEfficientNet extends Module {
       new StaticSameConv2d(inCh, headOut, 1, { bias: false, imageSize: size }),
     );
     this._bn1 = this.module("_bn1", new BatchNorm2d(headOut, BN));
+    this._dropout = config.dropout > 0 ? this.module("_dropout", new Dropout(config.dropout)) : null;
     this._fc = this.module("_fc", new Linear(headOut, config.numClasses));
     const n = this._blocks.length;
     this._blocks.items.forEach((b, i) => (b.dropConnectRate = (config.dropConnect * i) / n));
   }
 
   forward(x: Tensor): Tensor {
-    const c = this._conv_stem.forward(x);
-    const b = this._bn0.forward(c);
-    c.dispose();
-    let h = F.silu(b);
-    b.dispose();
-    for (const block of this._blocks) {
-      const next = block.forward(h);
-      h.dispose();
-      h = next;
-    }
-    const hc = this._conv_head.forward(h);
-    h.dispose();
-    const hb = this._bn1.forward(hc);
-    hc.dispose();
-    const feat = F.silu(hb);
-    hb.dispose();
-    const pooled = F.adaptiveAvgPool2d(feat, 1);
-    feat.dispose();
-    let flat = pooled.flatten(1);
-    pooled.dispose();
-    if (this.training && this.config.dropout > 0) {
-      const dropped = F.dropout(flat, this.config.dropout, true);
-      flat.dispose();
-      flat = dropped;
-    }
-    const out = this._fc.forward(flat);
-    flat.dispose();
-    return out;
+    const features = pipe(x, this._conv_stem, this._bn0, F.silu, ...this._blocks, this._conv_head, this._bn1, F.silu);
+    return classify(features, this._fc, this._dropout);
   }
 }

@@ -1,5 +1,6 @@
 // The model zoo: importing this module registers every family.
-export { register, list, lookup, create, DATASET_CLASSES, type ArchInfo, type ArchEntry, type BuildOptions, type CreateOptions, type DatasetKind } from "./registry.js";
+export { NUM_CLASSES, DATASET_KINDS, CIFAR_LIKE } from "../data/stats.js";
+export { register, list, lookup, create, type ArchInfo, type ArchEntry, type BuildOptions, type CreateOptions, type DatasetKind } from "./registry.js";
 export { Members } from "./members.js";
 // Families (each file registers its variants):
 import "./resnet.js";

@@ -3,16 +3,14 @@
 // zero-padded identity shortcuts (2×2 average pooling on strided blocks), and ShakeDrop on
 // every residual branch. Division (REFERENCE.md §1.2, §2): the widening rate becomes
 // α/(3n·√S) and the final ShakeDrop probability 0.5/√S; the 16-channel stem stays (§10.24).
-import { Module } from "../nn/module.js";
-import { Conv2d } from "../nn/layers/conv.js";
-import { BatchNorm2d } from "../nn/layers/batchnorm.js";
-import { Linear } from "../nn/layers/linear.js";
-import { Sequential } from "../nn/layers/containers.js";
-import * as F from "../nn/functional.js";
-import * as init from "../nn/init.js";
+import { Module, Conv2d, BatchNorm2d, Linear, Sequential, pipe, init, F } from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { scope } from "../tensor/scope.js";
 import type { Generator } from "../tensor/random.js";
-import { register, type DatasetKind } from "./registry.js";
+import { CIFAR_LIKE } from "../data/stats.js";
+import { register } from "./registry.js";
+import { extraProbability } from "./options.js";
+import { classify, relu } from "./blocks.js";
 import { ShakeDrop } from "./shake.js";
 
 /** Python's round(): halves go to the even neighbour (the reference rounds widths with it). */
@@ -59,29 +57,28 @@ export class PyramidBottleneck extends Module {
 
   forward(x: Tensor): Tensor {
     // Pre-activation order of the reference: BN → conv1 → BN → ReLU → conv2 → BN → ReLU → conv3 → BN.
-    let h = this.bn1.forward(x);
-    for (const [conv, bn, act] of [
-      [this.conv1, this.bn2, true],
-      [this.conv2, this.bn3, true],
-      [this.conv3, this.bn4, false],
-    ] as const) {
-      const c = conv.forward(h);
-      h.dispose();
-      h = bn.forward(c);
-      c.dispose();
-      if (act) F.relu(h, true);
-    }
-    const out = this.shake_drop.forward(h);
-    if (out !== h) h.dispose();
-    // Shortcut: identity, average-pooled 2×2 (ceil mode) on strided blocks, zero-padded to
-    // the branch's channel count.
-    const sc = this.stride === 1 ? x : F.avgPool2d(x, 2, { stride: 2, ceilMode: true });
-    const extra = out.shape[1] - sc.shape[1];
-    const padded = extra > 0 ? F.pad(sc, [0, 0, 0, 0, 0, extra]) : sc;
-    out.add_(padded);
-    if (padded !== sc) padded.dispose();
-    if (sc !== x) sc.dispose();
-    return out;
+    const out = pipe(
+      x,
+      this.bn1,
+      this.conv1,
+      this.bn2,
+      relu,
+      this.conv2,
+      this.bn3,
+      relu,
+      this.conv3,
+      this.bn4,
+      this.shake_drop,
+    );
+    // The scope frees the pooled/padded shortcut tensors once added (never x itself).
+    return scope(() => out.add_(this.shortcut(x, out.shape[1])));
+  }
+
+  /** Identity, average-pooled 2×2 (ceil mode) on strided blocks, zero-padded to `channels`. */
+  private shortcut(x: Tensor, channels: number): Tensor {
+    const pooled = this.stride === 1 ? x : F.avgPool2d(x, 2, { stride: 2, ceilMode: true });
+    const extra = channels - pooled.shape[1];
+    return extra > 0 ? F.pad(pooled, [0, 0, 0, 0, 0, extra]) : pooled;
   }
 }
 
@@ -169,28 +166,11 @@ export class PyramidNet extends Module {
   // The reference's forward runs only for cifar10/cifar100 (for svhn it returns its input);
   // SVHN takes the same CIFAR path here.
   forward(x: Tensor): Tensor {
-    const a = this.conv1.forward(x);
-    let h = this.bn1.forward(a);
-    a.dispose();
-    for (const layer of [this.layer1, this.layer2, this.layer3]) {
-      const next = layer.forward(h);
-      h.dispose();
-      h = next;
-    }
-    const b = this.bn_final.forward(h);
-    h.dispose();
-    F.relu(b, true);
-    const pooled = F.adaptiveAvgPool2d(b, 1);
-    b.dispose();
-    const flat = pooled.flatten(1);
-    pooled.dispose();
-    const out = this.fc.forward(flat);
-    flat.dispose();
-    return out;
+    const features = pipe(x, this.conv1, this.bn1, this.layer1, this.layer2, this.layer3, this.bn_final, relu);
+    return classify(features, this.fc);
   }
 }
 
-const CIFAR_LIKE: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn"];
 // Any S works (the rule is a formula); these are the values the reference's tables use.
 const SPLITS = [1, 2, 4, 8, 16];
 
@@ -209,8 +189,7 @@ function registerPyramid(depth: number, alpha: number): void {
         alpha,
         split: o.split,
         numClasses: o.numClasses,
-        finalShakeDrop:
-          typeof o.extra.finalShakeDrop === "number" ? o.extra.finalShakeDrop : undefined,
+        finalShakeDrop: extraProbability(o, "finalShakeDrop", undefined),
       }),
   });
 }

@@ -4,12 +4,10 @@
 // family's division rule (REFERENCE.md §1–2) and wraps them as `Members` (state-dict keys
 // `models.0.…`, `models.1.…`, as in the reference's SplitNet).
 import type { Module } from "../nn/module.js";
+import { NUM_CLASSES, type DatasetKind } from "../data/stats.js";
 import { Members } from "./members.js";
 
-export type DatasetKind = "cifar10" | "cifar100" | "svhn" | "imagenet";
-
-/** Classes per dataset (REFERENCE.md §10.21). */
-export const DATASET_CLASSES: Record<DatasetKind, number> = { cifar10: 10, cifar100: 100, svhn: 10, imagenet: 1000 };
+export type { DatasetKind };
 
 export interface BuildOptions {
   /** Number of members S; the family divides widths/groups/regularisers by it. */
@@ -82,7 +80,7 @@ export function create(name: string, o: CreateOptions): Members {
   const opts: BuildOptions = {
     split: o.split,
     dataset: o.dataset,
-    numClasses: o.numClasses ?? DATASET_CLASSES[o.dataset],
+    numClasses: o.numClasses ?? NUM_CLASSES[o.dataset],
     crop: o.crop ?? (o.dataset === "imagenet" ? (e.defaultCrop ?? 224) : 32),
     extra: o.extra ?? {},
   };

@@ -7,95 +7,13 @@
 // and S; CIFAR Wide-ResNets keep a 16-channel stem and shrink the widen factor
 // k' = int(max(k/√S + 0.4, 1)); ResNeXts divide the cardinality by S. Dropout before the FC
 // is divided by S (§2).
-import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequential, init, F } from "../nn/index.js";
+import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequential, pipe, init } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
-import { register, type BuildOptions, type DatasetKind } from "./registry.js";
+import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
+import { register, type BuildOptions } from "./registry.js";
 import type { WidthFactory } from "./divide.js";
-import { addShortcut, classify, conv1x1, conv3x3, initReference, projection } from "./blocks.js";
-import { runInOrder } from "../nn/layers/containers.js";
-
-// ---- blocks ---------------------------------------------------------------------------------
-
-/** Two 3×3 convolutions (expansion 1); used by the Wide-ResNets. */
-export class BasicBlock extends Module {
-  static readonly expansion = 1;
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
-  readonly downsample: Sequential | null;
-
-  constructor(inPlanes: number, planes: number, stride: number, downsample: Module[] | null) {
-    super();
-    this.conv1 = this.module("conv1", conv3x3(inPlanes, planes, stride));
-    this.bn1 = this.module("bn1", new BatchNorm2d(planes));
-    this.conv2 = this.module("conv2", conv3x3(planes, planes));
-    this.bn2 = this.module("bn2", new BatchNorm2d(planes));
-    this.downsample = downsample ? this.module("downsample", new Sequential(...downsample)) : null;
-  }
-
-  /** The BN whose γ starts at zero so the block starts as the identity (§1.3). */
-  get lastBn(): BatchNorm2d {
-    return this.bn2;
-  }
-
-  forward(x: Tensor): Tensor {
-    const a = this.conv1.forward(x);
-    const b = F.relu(this.bn1.forward(a), true);
-    a.dispose();
-    const c = this.conv2.forward(b);
-    b.dispose();
-    const out = this.bn2.forward(c);
-    c.dispose();
-    return addShortcut(out, x, this.downsample);
-  }
-}
-
-/**
- * 1×1 → 3×3 (stride, groups) → 1×1 ×4, stride on the 3×3 ("ResNet v1.5"). Inner width is
- * int(planes·base_width/64)·groups (§1.2 ResNeXt).
- */
-export class Bottleneck extends Module {
-  static readonly expansion = 4;
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
-  readonly conv3: Conv2d;
-  readonly bn3: BatchNorm2d;
-  readonly downsample: Sequential | null;
-
-  constructor(inPlanes: number, planes: number, stride: number, downsample: Module[] | null, groups: number, baseWidth: number) {
-    super();
-    const width = Math.floor((planes * baseWidth) / 64) * groups;
-    this.conv1 = this.module("conv1", conv1x1(inPlanes, width));
-    this.bn1 = this.module("bn1", new BatchNorm2d(width));
-    this.conv2 = this.module("conv2", conv3x3(width, width, stride, groups));
-    this.bn2 = this.module("bn2", new BatchNorm2d(width));
-    this.conv3 = this.module("conv3", conv1x1(width, planes * 4));
-    this.bn3 = this.module("bn3", new BatchNorm2d(planes * 4));
-    this.downsample = downsample ? this.module("downsample", new Sequential(...downsample)) : null;
-  }
-
-  get lastBn(): BatchNorm2d {
-    return this.bn3;
-  }
-
-  forward(x: Tensor): Tensor {
-    const a = this.conv1.forward(x);
-    const b = F.relu(this.bn1.forward(a), true);
-    a.dispose();
-    const c = this.conv2.forward(b);
-    b.dispose();
-    const d = F.relu(this.bn2.forward(c), true);
-    c.dispose();
-    const e = this.conv3.forward(d);
-    d.dispose();
-    const out = this.bn3.forward(e);
-    e.dispose();
-    return addShortcut(out, x, this.downsample);
-  }
-}
+import { BasicBlock, Bottleneck, classify, conv3x3, initReference, projection } from "./blocks.js";
+import { extraPositiveInt, extraProbability } from "./options.js";
 
 // ---- the network ----------------------------------------------------------------------------
 
@@ -161,7 +79,15 @@ export class ResNet extends Module {
         blocks.push(
           c.block === "basic"
             ? new BasicBlock(inPlanes, planes, stride, down)
-            : new Bottleneck(inPlanes, planes, stride, down, c.groups, c.baseWidth),
+            : new Bottleneck({
+                inPlanes,
+                // ResNeXt inner width int(planes·base_width/64)·groups (REFERENCE.md §1.2).
+                width: Math.floor((planes * c.baseWidth) / 64) * c.groups,
+                outPlanes: planes * Bottleneck.expansion,
+                stride,
+                groups: c.groups,
+                downsample: down,
+              }),
         );
         inPlanes = planes * expansion;
       }
@@ -176,7 +102,7 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return classify(runInOrder(x, [this.layer0, ...this.stages]), this.fc, this.dropout);
+    return classify(pipe(x, this.layer0, ...this.stages), this.fc, this.dropout);
   }
 }
 
@@ -207,35 +133,6 @@ export function dividedDropout(p: number | undefined, S: number): number {
   return p ? p / S : 0;
 }
 
-function isCifarLike(d: DatasetKind): boolean {
-  return d !== "imagenet";
-}
-
-/** Dropout override from `extra.dropout` (undivided), else the variant's default. */
-function dropoutOf(o: BuildOptions, fallback: number | undefined): number | undefined {
-  const p = o.extra.dropout;
-  if (p === undefined) return fallback;
-  if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new RangeError(`dropout must be a number in [0, 1), got ${String(p)}`);
-  return p;
-}
-
-/**
- * A positive integer override from `extra` (undefined when absent). The ResNet family reads
- * `extra.width` (CIFAR ResNets: per-member stem/stage width instead of the §1.2 table; CIFAR
- * WRNs: per-member layer1 planes instead of 16·k'; ResNeXts: stem/layer1 planes instead of 64)
- * and `extra.width_per_group` (ResNeXts). They exist for shrunken test fixtures and width
- * experiments (`divide`); the registered defaults are the reference's.
- */
-function intExtra(o: BuildOptions, key: string): number | undefined {
-  const v = o.extra[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new RangeError(`${key} must be a positive integer, got ${String(v)}`);
-  return v;
-}
-
-const CIFAR: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn"];
-const IMAGENET: readonly DatasetKind[] = ["imagenet"];
-
 // ---- CIFAR bottleneck ResNets (§1.3: 3 stages, 9n+2 layers) -----------------------------------
 
 /**
@@ -258,8 +155,8 @@ const CIFAR_RESNETS: [string, number, string][] = [
 ];
 for (const [name, n, description] of CIFAR_RESNETS) {
   register({
-    name, family: "resnet", splits: [1, 2, 4, 8, 16], datasets: CIFAR, description,
-    member: (o) => cifarResNet(n, o, intExtra(o, "width")),
+    name, family: "resnet", splits: [1, 2, 4, 8, 16], datasets: CIFAR_LIKE, description,
+    member: (o) => cifarResNet(n, o, extraPositiveInt(o, "width")),
   });
 }
 
@@ -285,10 +182,10 @@ const CIFAR_WRNS: [string, number, number, number | undefined][] = [
 ];
 for (const [name, depth, k, p] of CIFAR_WRNS) {
   register({
-    name, family: "wide_resnet", splits: [1, 2, 4, 8], datasets: CIFAR,
+    name, family: "wide_resnet", splits: [1, 2, 4, 8], datasets: CIFAR_LIKE,
     description: `CIFAR Wide-ResNet-${depth}-${k} (basic blocks, widen factor int(max(${k}/√S + 0.4, 1)))`,
     member: (o) =>
-      cifarWideResNet(depth, intExtra(o, "width") ?? 16 * dividedWidenFactor(k, o.split), o.numClasses, dividedDropout(dropoutOf(o, p), o.split)),
+      cifarWideResNet(depth, extraPositiveInt(o, "width") ?? 16 * dividedWidenFactor(k, o.split), o.numClasses, dividedDropout(extraProbability(o, "dropout", p), o.split)),
   });
 }
 
@@ -316,9 +213,9 @@ const IMAGENET_RESNETS: [string, number[], number | undefined][] = [
 ];
 for (const [name, layers, p] of IMAGENET_RESNETS) {
   register({
-    name, family: "resnet", splits: [1, 2, 4, 8], datasets: IMAGENET,
+    name, family: "resnet", splits: [1, 2, 4, 8], datasets: IMAGENET_ONLY,
     description: `ImageNet ResNet-${name.slice(6)} (deep stem, ResNet-D shortcuts; stem width 64/44/32/24 for S=1/2/4/8)`,
-    member: (o) => imagenetResNet(layers, RESNET_INPLANES.imagenet[o.split], 1, 64, o.numClasses, dividedDropout(dropoutOf(o, p), o.split)),
+    member: (o) => imagenetResNet(layers, RESNET_INPLANES.imagenet[o.split], 1, 64, o.numClasses, dividedDropout(extraProbability(o, "dropout", p), o.split)),
   });
 }
 
@@ -340,11 +237,11 @@ const IMAGENET_WRNS: [string, number[], number][] = [
 ];
 for (const [name, layers, k] of IMAGENET_WRNS) {
   register({
-    name, family: "wide_resnet", splits: [1, 2, 4], datasets: IMAGENET,
+    name, family: "wide_resnet", splits: [1, 2, 4], datasets: IMAGENET_ONLY,
     description: `ImageNet Wide-ResNet (bottleneck width ×${k}; S=2 special-cased, §1.2)`,
     member: (o) => {
       const { stem, baseWidth } = imagenetWideWidths(name, k, o.split);
-      return imagenetResNet(layers, stem, 1, baseWidth, o.numClasses, dividedDropout(dropoutOf(o, undefined), o.split));
+      return imagenetResNet(layers, stem, 1, baseWidth, o.numClasses, dividedDropout(extraProbability(o, "dropout", undefined), o.split));
     },
   });
 }
@@ -360,13 +257,13 @@ const RESNEXTS: [string, number[], number, number, "cifar" | "imagenet"][] = [
 for (const [name, layers, groups, wpg, kind] of RESNEXTS) {
   register({
     // groups ∈ {8, 16, 32, 64} (resnet.py), so S up to 8 leaves at least one group.
-    name, family: "resnext", splits: [1, 2, 4, 8], datasets: kind === "cifar" ? CIFAR : IMAGENET,
+    name, family: "resnext", splits: [1, 2, 4, 8], datasets: kind === "cifar" ? CIFAR_LIKE : IMAGENET_ONLY,
     description: `${kind === "cifar" ? "CIFAR" : "ImageNet"} ResNeXt ${groups}x${wpg}d (cardinality ${groups}/S)`,
     member: (o) => {
       const g = dividedGroups(groups, o.split);
-      const dropout = dividedDropout(dropoutOf(o, undefined), o.split);
-      const width = intExtra(o, "width") ?? 64; // resnet.py: inplanes 64 for every grouped net
-      const baseWidth = intExtra(o, "width_per_group") ?? wpg;
+      const dropout = dividedDropout(extraProbability(o, "dropout", undefined), o.split);
+      const width = extraPositiveInt(o, "width") ?? 64; // resnet.py: inplanes 64 for every grouped net
+      const baseWidth = extraPositiveInt(o, "width_per_group") ?? wpg;
       if (kind === "imagenet") return imagenetResNet(layers, width, g, baseWidth, o.numClasses, dropout);
       return new ResNet({
         block: "bottleneck", layers, stem: "cifar", stemWidth: width, planes: width,
@@ -383,7 +280,7 @@ for (const [name, layers, groups, wpg, kind] of RESNEXTS) {
  * ResNets (width = stem = layer1 planes, base 16) and the WRNs (width = layer1 planes, base 16·k).
  */
 export function resnetWidthFactory(name: string, dataset: DatasetKind = "cifar100", numClasses = dataset === "cifar100" ? 100 : 10): WidthFactory {
-  if (!isCifarLike(dataset)) throw new Error(`resnetWidthFactory: ${name} on ${dataset} has no width factory (CIFAR/SVHN only)`);
+  if (dataset === "imagenet") throw new Error(`resnetWidthFactory: ${name} on ${dataset} has no width factory (CIFAR/SVHN only)`);
   const o: BuildOptions = { split: 1, dataset, numClasses, crop: 32, extra: {} };
   const cifar = CIFAR_RESNETS.find(([n]) => n === name);
   if (cifar) return { baseWidth: RESNET_INPLANES[dataset][1], crop: 32, build: (w) => cifarResNet(cifar[1], o, w) };

@@ -6,11 +6,12 @@
 // and S (CIFAR/SVHN: only S ≤ 4); grouped nets divide the cardinality by S and keep the stem.
 // Dropout before the FC is divided by √S (§2). SENet does not zero-init the last BN γ even
 // though its constructor takes the flag (§10.23).
-import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequential, AdaptiveAvgPool2d, F } from "../nn/index.js";
+import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, NamedSequential, Sequential, AdaptiveAvgPool2d, pipe, F } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
-import { register, type BuildOptions, type DatasetKind } from "./registry.js";
-import { NamedSequential, addShortcut, classify, conv1x1, initReference, projection } from "./blocks.js";
-import { runInOrder } from "../nn/layers/containers.js";
+import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
+import { register } from "./registry.js";
+import { Bottleneck, classify, initReference, namedDeepStem, projection, relu, type AttentionSlot } from "./blocks.js";
+import { extraProbability } from "./options.js";
 
 /** Squeeze-and-excitation: x · σ(fc2(relu(fc1(avgpool(x))))), with 1×1 convs (bias) as the FCs. */
 export class SEModule extends Module {
@@ -26,18 +27,14 @@ export class SEModule extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const s = this.avgPool.forward(x);
-    const a = this.fc1.forward(s);
-    s.dispose();
-    F.relu(a, true);
-    const b = this.fc2.forward(a);
-    a.dispose();
-    const gate = F.sigmoid(b);
-    b.dispose();
-    const out = x.mul(gate);
-    gate.dispose();
-    return out;
+    using gate = pipe(x, this.avgPool, this.fc1, relu, this.fc2, F.sigmoid);
+    return x.mul(gate);
   }
+}
+
+/** The SE module in a bottleneck's attention slot, under the reference's name `se_module`. */
+function seSlot(reduction: number): AttentionSlot {
+  return { name: "se_module", build: (channels) => new SEModule(channels, reduction) };
 }
 
 export type SEBlockKind =
@@ -48,56 +45,17 @@ export type SEBlockKind =
   /** SE-ResNeXt: inner width = floor(planes·base_width/64)·groups. */
   | "se_resnext";
 
-/** conv1 1×1 → conv2 3×3 (stride, groups) → conv3 1×1 ×4 → SE, plus the shortcut. */
-export class SEBottleneck extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm2d;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm2d;
-  readonly conv3: Conv2d;
-  readonly bn3: BatchNorm2d;
-  readonly seModule: SEModule;
-  readonly downsample: Sequential | null;
-
-  constructor(kind: SEBlockKind, inPlanes: number, planes: number, groups: number, reduction: number, stride: number, downsample: Module[] | null, baseWidth = 4) {
-    super();
-    let w1: number;
-    let w2: number;
-    if (kind === "senet") {
-      const ratio = groups / 64; // SENet-154's default cardinality is 64
-      w1 = Math.trunc(2 * ratio * planes);
-      w2 = Math.trunc(4 * ratio * planes);
-    } else if (kind === "se_resnext") {
-      w1 = w2 = Math.floor(planes * (baseWidth / 64)) * groups;
-    } else {
-      w1 = w2 = planes;
-    }
-    this.conv1 = this.module("conv1", conv1x1(inPlanes, w1));
-    this.bn1 = this.module("bn1", new BatchNorm2d(w1));
-    this.conv2 = this.module("conv2", new Conv2d(w1, w2, 3, { stride, padding: 1, groups, bias: false }));
-    this.bn2 = this.module("bn2", new BatchNorm2d(w2));
-    this.conv3 = this.module("conv3", conv1x1(w2, planes * 4));
-    this.bn3 = this.module("bn3", new BatchNorm2d(planes * 4));
-    this.seModule = this.module("se_module", new SEModule(planes * 4, reduction));
-    this.downsample = downsample ? this.module("downsample", new Sequential(...downsample)) : null;
+/** conv1 and conv2 output widths of an SE bottleneck (senet.py's three block classes). */
+function seWidths(kind: SEBlockKind, planes: number, groups: number, baseWidth: number): [number, number] {
+  if (kind === "senet") {
+    const ratio = groups / 64; // SENet-154's default cardinality is 64
+    return [Math.trunc(2 * ratio * planes), Math.trunc(4 * ratio * planes)];
   }
-
-  forward(x: Tensor): Tensor {
-    const a = this.conv1.forward(x);
-    const b = F.relu(this.bn1.forward(a), true);
-    a.dispose();
-    const c = this.conv2.forward(b);
-    b.dispose();
-    const d = F.relu(this.bn2.forward(c), true);
-    c.dispose();
-    const e = this.conv3.forward(d);
-    d.dispose();
-    const f = this.bn3.forward(e);
-    e.dispose();
-    const out = this.seModule.forward(f);
-    f.dispose();
-    return addShortcut(out, x, this.downsample);
+  if (kind === "se_resnext") {
+    const w = Math.floor(planes * (baseWidth / 64)) * groups;
+    return [w, w];
   }
+  return [planes, planes];
 }
 
 export interface SENetConfig {
@@ -131,12 +89,7 @@ export class SENet extends Module {
     const w = c.stemWidth;
     let strides: number[];
     if (c.stem === "imagenet") {
-      this.layer0 = this.module("layer0", new NamedSequential([
-        ["conv1", new Conv2d(3, w, 3, { stride: 2, padding: 1, bias: false })], ["bn1", new BatchNorm2d(w)], ["relu1", new ReLU(true)],
-        ["conv2", new Conv2d(w, w, 3, { padding: 1, bias: false })], ["bn2", new BatchNorm2d(w)], ["relu2", new ReLU(true)],
-        ["conv3", new Conv2d(w, c.stemOut, 3, { padding: 1, bias: false })], ["bn3", new BatchNorm2d(c.stemOut)], ["relu3", new ReLU(true)],
-        ["pool", new MaxPool2d(3, { stride: 2, ceilMode: true })],
-      ]));
+      this.layer0 = this.module("layer0", namedDeepStem(w, c.stemOut));
       strides = [1, 2, 2, 2];
     } else {
       if (c.stemOut !== w) throw new RangeError("SENet: the CIFAR stem is a single conv (stemOut must equal stemWidth)");
@@ -159,7 +112,13 @@ export class SENet extends Module {
             ? [new Conv2d(inPlanes, planes * 4, 3, { stride, padding: 1, bias: false }), new BatchNorm2d(planes * 4)]
             : projection(inPlanes, planes * 4, stride);
         }
-        blocks.push(new SEBottleneck(c.block, inPlanes, planes, c.groups, c.reduction, stride, down, c.baseWidth));
+        const [width, width2] = seWidths(c.block, planes, c.groups, c.baseWidth);
+        blocks.push(
+          new Bottleneck({
+            inPlanes, width, width2, outPlanes: planes * 4, stride, groups: c.groups, downsample: down,
+            attention: seSlot(c.reduction),
+          }),
+        );
         inPlanes = planes * 4;
       }
       return this.module(`layer${i + 1}`, new Sequential(...blocks));
@@ -170,7 +129,7 @@ export class SENet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return classify(runInOrder(x, [this.layer0, ...this.stages]), this.lastLinear, this.dropout);
+    return classify(pipe(x, this.layer0, ...this.stages), this.lastLinear, this.dropout);
   }
 }
 
@@ -189,16 +148,6 @@ export function seDividedDropout(p: number | undefined, S: number): number {
   return p ? p / Math.sqrt(S) : 0;
 }
 
-function dropoutOf(o: BuildOptions, fallback: number | undefined): number | undefined {
-  const p = o.extra.dropout;
-  if (p === undefined) return fallback;
-  if (typeof p !== "number" || !(p >= 0 && p < 1)) throw new RangeError(`dropout must be a number in [0, 1), got ${String(p)}`);
-  return p;
-}
-
-const CIFAR: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn"];
-const IMAGENET: readonly DatasetKind[] = ["imagenet"];
-
 // SE-ResNets (groups 1): SE reduction 16 on ImageNet, 4 on CIFAR/SVHN (§1.2). [name, layers, dataset kind, dropout]
 // The CIFAR ones have no dropout (dropout_p=None); the ImageNet ones 0.2.
 const SE_RESNETS: [string, number[], "cifar" | "imagenet", number | undefined][] = [
@@ -210,14 +159,14 @@ const SE_RESNETS: [string, number[], "cifar" | "imagenet", number | undefined][]
 ];
 for (const [name, layers, kind, p] of SE_RESNETS) {
   register({
-    name, family: "senet", splits: kind === "cifar" ? [1, 2, 4] : [1, 2, 4, 8], datasets: kind === "cifar" ? CIFAR : IMAGENET,
+    name, family: "senet", splits: kind === "cifar" ? [1, 2, 4] : [1, 2, 4, 8], datasets: kind === "cifar" ? CIFAR_LIKE : IMAGENET_ONLY,
     description: `${kind === "cifar" ? "CIFAR" : "ImageNet"} SE-ResNet-${name.slice(9)} (SE r=${kind === "cifar" ? 4 : 16}; stem width from the §1.2 table)`,
     member: (o) => {
       const w = SENET_INPLANES[o.dataset][o.split];
       return new SENet({
         block: "se_resnet", layers, stem: kind, stemWidth: w, stemOut: w, groups: 1,
         reduction: kind === "cifar" ? 4 : 16, downsampleKernel: 1, baseWidth: 64,
-        numClasses: o.numClasses, dropout: seDividedDropout(dropoutOf(o, p), o.split),
+        numClasses: o.numClasses, dropout: seDividedDropout(extraProbability(o, "dropout", p), o.split),
       });
     },
   });
@@ -233,11 +182,11 @@ const GROUPED: [string, SEBlockKind, number[], number, boolean, 1 | 3, string][]
 ];
 for (const [name, block, layers, groups, wideStem, kernel, description] of GROUPED) {
   register({
-    name, family: "senet", splits: [1, 2, 4, 8], datasets: IMAGENET, description: `${description} (cardinality ${groups}/S)`,
+    name, family: "senet", splits: [1, 2, 4, 8], datasets: IMAGENET_ONLY, description: `${description} (cardinality ${groups}/S)`,
     member: (o) => new SENet({
       block, layers, stem: "imagenet", stemWidth: 64, stemOut: wideStem ? 128 : 64,
       groups: Math.trunc(groups / o.split), reduction: 16, downsampleKernel: kernel, baseWidth: 4,
-      numClasses: o.numClasses, dropout: seDividedDropout(dropoutOf(o, 0.2), o.split),
+      numClasses: o.numClasses, dropout: seDividedDropout(extraProbability(o, "dropout", 0.2), o.split),
     }),
   });
 }

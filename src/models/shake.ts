@@ -9,16 +9,16 @@ import { noGrad } from "../tensor/autograd.js";
 import { rand, zeros } from "../tensor/creation.js";
 import type { Generator } from "../tensor/random.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { scope } from "../tensor/scope.js";
 
 /** One uniform draw per sample on [lo, hi), shaped N×1×1×1 to broadcast over C×H×W. */
 function perSample(x: Tensor, lo: number, hi: number, generator?: Generator): Tensor {
   const shape = [x.shape[0], ...new Array<number>(x.ndim - 1).fill(1)];
   const u = rand(shape, { dtype: x.dtype, device: x.device, generator });
   if (lo === 0 && hi === 1) return u;
-  const scaled = noGrad(() => u.mul(hi - lo));
-  u.dispose();
-  if (lo !== 0) scaled.add_(lo);
-  return scaled;
+  using unit = u;
+  const scaled = noGrad(() => unit.mul(hi - lo));
+  return lo === 0 ? scaled : scaled.add_(lo);
 }
 
 export interface ShakeOptions {
@@ -32,30 +32,15 @@ export interface ShakeOptions {
  * evaluation 0.5·a + 0.5·b. The inputs stay owned by the caller.
  */
 export function shakeShake(a: Tensor, b: Tensor, o: ShakeOptions): Tensor {
-  if (!o.training) {
-    const sum = a.add(b);
-    return sum.mul_(0.5);
-  }
-  const alpha = perSample(a, 0, 1, o.generator);
-  const beta = perSample(a, 0, 1, o.generator);
+  if (!o.training) return a.add(b).mul_(0.5);
+  using alpha = perSample(a, 0, 1, o.generator);
+  using beta = perSample(a, 0, 1, o.generator);
+  using diff = a.sub(b);
   // b + β·(a − b) carries the gradient (β to a, 1 − β to b); the detached term moves the
   // value to b + α·(a − b).
-  const diff = a.sub(b);
-  const scaled = diff.mul(beta);
-  const y = scaled.add(b);
-  scaled.dispose();
-  const shift = noGrad(() => {
-    const coef = alpha.sub(beta);
-    const s = diff.mul(coef);
-    coef.dispose();
-    return s;
-  });
-  diff.dispose();
-  alpha.dispose();
-  beta.dispose();
-  y.add_(shift);
-  shift.dispose();
-  return y;
+  const y = scope(() => diff.mul(beta).add(b));
+  using shift = noGrad(() => scope(() => diff.mul(alpha.sub(beta))));
+  return y.add_(shift);
 }
 
 export interface ShakeDropOptions extends ShakeOptions {
@@ -76,26 +61,15 @@ export interface ShakeDropOptions extends ShakeOptions {
 export function shakeDrop(x: Tensor, o: ShakeDropOptions): Tensor {
   if (!(o.p >= 0 && o.p <= 1)) throw new RangeError(`shakeDrop: p must be in [0, 1], got ${o.p}`);
   if (!o.training) return x.mul(1 - o.p);
-  const gateTensor = zeros([1], { dtype: x.dtype, device: x.device });
-  const gate = gateTensor.bernoulli_(1 - o.p, o.generator).item();
-  gateTensor.dispose();
+  const gate = scope(() => zeros([1], { dtype: x.dtype, device: x.device }).bernoulli_(1 - o.p, o.generator).item());
   if (gate === 1) return x;
   const [aLo, aHi] = o.alphaRange ?? [-1, 1];
   const [bLo, bHi] = o.betaRange ?? [0, 1];
-  const alpha = perSample(x, aLo, aHi, o.generator);
-  const beta = perSample(x, bLo, bHi, o.generator);
+  using alpha = perSample(x, aLo, aHi, o.generator);
+  using beta = perSample(x, bLo, bHi, o.generator);
   const y = x.mul(beta);
-  const shift = noGrad(() => {
-    const coef = alpha.sub(beta);
-    const s = x.mul(coef);
-    coef.dispose();
-    return s;
-  });
-  alpha.dispose();
-  beta.dispose();
-  y.add_(shift);
-  shift.dispose();
-  return y;
+  using shift = noGrad(() => scope(() => x.mul(alpha.sub(beta))));
+  return y.add_(shift);
 }
 
 /**

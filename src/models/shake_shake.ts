@@ -1,18 +1,13 @@
 // Shake-Shake ResNet-26 2×Wd for CIFAR/SVHN (Gastaldi 2017), as the reference's
 // `model/shake_shake.py`: names, layer order, initialisation and division rule (REFERENCE.md
 // §1.2: the 16-channel stem is never divided, the base width W follows a per-S table).
-import { Module } from "../nn/module.js";
-import { Conv2d } from "../nn/layers/conv.js";
-import { BatchNorm2d } from "../nn/layers/batchnorm.js";
-import { Linear } from "../nn/layers/linear.js";
-import { Sequential } from "../nn/layers/containers.js";
-import { ReLU } from "../nn/layers/activation.js";
-import * as F from "../nn/functional.js";
-import * as init from "../nn/init.js";
+import { Module, Conv2d, BatchNorm2d, Linear, Sequential, ReLU, pipe, init, F } from "../nn/index.js";
 import { cat, empty, ones, zeros } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Generator } from "../tensor/random.js";
-import { register, type DatasetKind } from "./registry.js";
+import { CIFAR_LIKE } from "../data/stats.js";
+import { register } from "./registry.js";
+import { classify, relu } from "./blocks.js";
 import { shakeShake } from "./shake.js";
 
 /** Base width W of one member for S members (REFERENCE.md §1.2 Shake-Shake table). */
@@ -42,34 +37,30 @@ class Shortcut extends Module {
     this.bn = this.module("bn", new BatchNorm2d(outCh));
   }
 
-  private subsample(x: Tensor): Tensor {
-    // avg_pool2d with a 1×1 window and stride s is plain subsampling.
+  /** avg_pool2d with a 1×1 window and stride s: plain subsampling (a view). */
+  private readonly subsample = (x: Tensor): Tensor => {
     if (this.stride === 1) return x;
-    const rows = x.slice(2, 0, undefined, this.stride);
-    const out = rows.slice(3, 0, undefined, this.stride);
-    rows.dispose();
-    return out;
-  }
+    using rows = x.slice(2, 0, undefined, this.stride);
+    return rows.slice(3, 0, undefined, this.stride);
+  };
 
   forward(x: Tensor): Tensor {
-    const h = F.relu(x);
-    const s1 = this.subsample(h);
-    const h1 = this.conv1.forward(s1);
-    if (s1 !== h) s1.dispose();
-    // Crop the first row and column and zero-pad the last: the image shifted by one pixel.
-    const shifted = F.pad(h, [-1, 1, -1, 1]);
-    h.dispose();
-    const s2 = this.subsample(shifted);
-    const h2 = this.conv2.forward(s2);
-    if (s2 !== shifted) s2.dispose();
-    shifted.dispose();
-    const both = cat([h1, h2], 1);
-    h1.dispose();
-    h2.dispose();
-    const out = this.bn.forward(both);
-    both.dispose();
-    return out;
+    using both = this.paths(x);
+    return this.bn.forward(both);
   }
+
+  /** Both 1×1 paths on relu(x), concatenated; the second sees the image shifted by one pixel. */
+  private paths(x: Tensor): Tensor {
+    using h = F.relu(x);
+    using h1 = pipe(h, this.subsample, this.conv1);
+    using h2 = pipe(h, shiftByOnePixel, this.subsample, this.conv2);
+    return cat([h1, h2], 1);
+  }
+}
+
+/** Crops the first row and column and zero-pads the last. */
+function shiftByOnePixel(x: Tensor): Tensor {
+  return F.pad(x, [-1, 1, -1, 1]);
 }
 
 /**
@@ -151,16 +142,17 @@ export class ShakeBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h1 = this.branch1.forward(x);
-    const h2 = this.branch2.forward(x);
-    const h = shakeShake(h1, h2, { training: this.training, generator: this.generator });
-    h1.dispose();
-    h2.dispose();
+    const h = this.mixedBranches(x);
     if (this.equalIO) return h.add_(x);
-    const h0 = this.shortcut.forward(x);
-    h.add_(h0);
-    h0.dispose();
-    return h;
+    using h0 = this.shortcut.forward(x);
+    return h.add_(h0);
+  }
+
+  /** Shake-Shake of the two branches (REFERENCE.md §10.20); they are freed once mixed. */
+  private mixedBranches(x: Tensor): Tensor {
+    using h1 = this.branch1.forward(x);
+    using h2 = this.branch2.forward(x);
+    return shakeShake(h1, h2, { training: this.training, generator: this.generator });
   }
 }
 
@@ -215,26 +207,10 @@ export class ShakeResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const a = this.conv_1.forward(x);
-    let h = this.bn_1.forward(a);
-    a.dispose();
-    for (const stage of [this.stage_1, this.stage_2, this.stage_3]) {
-      const next = stage.forward(h);
-      h.dispose();
-      h = next;
-    }
-    F.relu(h, true);
-    const pooled = F.adaptiveAvgPool2d(h, 1);
-    h.dispose();
-    const flat = pooled.flatten(1);
-    pooled.dispose();
-    const out = this.fc_out.forward(flat);
-    flat.dispose();
-    return out;
+    const features = pipe(x, this.conv_1, this.bn_1, this.stage_1, this.stage_2, this.stage_3, relu);
+    return classify(features, this.fc_out);
   }
 }
-
-const CIFAR_LIKE: readonly DatasetKind[] = ["cifar10", "cifar100", "svhn"];
 
 function registerShake(base: 96 | 64 | 32): void {
   const table = SHAKE_WIDTHS[base];

@@ -7,6 +7,6 @@ export {
   ReLU, ReLU6, SiLU, Sigmoid, Hardswish, Hardsigmoid, Identity, Dropout, Dropout2d, MaxPool2d, AvgPool2d,
   AdaptiveAvgPool2d, Flatten,
 } from "./layers/activation.js";
-export { Sequential, ModuleList } from "./layers/containers.js";
+export { Sequential, NamedSequential, ModuleList, pipe, type Layer } from "./layers/containers.js";
 export * as init from "./init.js";
 export * as F from "./functional.js";

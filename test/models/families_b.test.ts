@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join, dirname } from "node:path";
 import { loadTensors } from "../../src/io/tensors.js";
-import { lookup, create, DATASET_CLASSES, type DatasetKind } from "../../src/models/index.js";
+import { lookup, create, NUM_CLASSES, type DatasetKind } from "../../src/models/index.js";
 import type { Module } from "../../src/nn/module.js";
 import { scope, noGrad, type Tensor } from "../../src/tensor/index.js";
 import { ShakeResNet } from "../../src/models/shake_shake.js";
@@ -142,7 +142,7 @@ function member(arch: string, dataset: DatasetKind, split: number): Module {
   const m = e.member({
     split,
     dataset,
-    numClasses: DATASET_CLASSES[dataset],
+    numClasses: NUM_CLASSES[dataset],
     crop: dataset === "imagenet" ? (e.defaultCrop ?? 224) : 32,
     extra: {},
   });
@@ -297,7 +297,7 @@ test("division rules: widths, growth, groups and dropout follow REFERENCE.md §1
   // ResNeXSt: groups ÷ S, FC dropout 0.1/√S for -101.
   const rx = member("resnexst101_8x32d", "imagenet", 4) as ResNeXSt;
   assert.equal(rx.groups, 2);
-  assert.equal(rx.dropout, 0.1 / 2);
+  assert.equal(rx.dropout?.p, 0.1 / 2);
   rx.dispose();
   assert.deepEqual(lookup("resnexst50_4x16d").splits, [1, 2, 4]);
   assert.deepEqual(lookup("resnexst50_8x16d").splits, [1, 2, 4, 8]);

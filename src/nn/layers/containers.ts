@@ -1,26 +1,36 @@
-// Containers: Sequential runs children in order; ModuleList only holds them.
+// Containers and the one way activations flow through a chain of layers: `pipe` applies layers
+// in order and frees each intermediate as soon as the next layer has consumed it, so a block's
+// forward is one line per layer and activations never pile up until the end of the step
+// (DESIGN.md §2: tensor lifetime decides speed; autograd keeps what backward needs by itself).
 import { Module } from "../module.js";
 import { Tensor } from "../../tensor/tensor.js";
 
 /**
- * Applies modules in order, disposing each intermediate once the next has consumed it (never
- * the input; an in-place layer that returns its input is not disposed twice).
+ * One step of a `pipe`: a module, a function of one tensor (`F.silu`, an in-place ReLU, …), or
+ * null/undefined for an optional layer that this network does not have (a dropout of p = 0, a
+ * missing attention module) — skipped.
  */
-export function runInOrder(x: Tensor, layers: readonly Module[]): Tensor {
+export type Layer = Module | ((x: Tensor) => Tensor) | null | undefined;
+
+/**
+ * x → layers[0] → layers[1] → …; each intermediate result is disposed once the next layer has
+ * consumed it. The input is never disposed (the caller owns it — a residual block still needs
+ * it for the shortcut); a layer that returns its own input (in-place ReLU, an open ShakeDrop
+ * gate, Identity) is not disposed twice. Returns `x` itself when every layer is skipped or
+ * returns its input, so an in-place first layer modifies the caller's tensor.
+ */
+export function pipe(x: Tensor, ...layers: Layer[]): Tensor {
   let cur = x;
   for (const layer of layers) {
-    const next = layer.forward(cur);
+    if (!layer) continue;
+    const next = layer instanceof Module ? layer.forward(cur) : layer(cur);
     if (cur !== x && next !== cur) cur.dispose();
     cur = next;
   }
   return cur;
 }
 
-/**
- * Runs its children in order, named "0", "1", ... as in PyTorch. Each intermediate result is
- * disposed as soon as the next layer has consumed it (autograd keeps what backward needs), so
- * activations do not pile up until the end of the step.
- */
+/** Runs its children in order (`pipe`), named "0", "1", ... as in PyTorch's nn.Sequential. */
 export class Sequential extends Module {
   readonly layers: Module[];
 
@@ -30,7 +40,7 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return runInOrder(x, this.layers);
+    return pipe(x, ...this.layers);
   }
 
   get length(): number {
@@ -38,6 +48,23 @@ export class Sequential extends Module {
   }
   at(i: number): Module {
     return this.layers[i];
+  }
+}
+
+/**
+ * A Sequential whose children have names — PyTorch's `nn.Sequential(OrderedDict(...))` — so
+ * state-dict keys read `layer0.conv1.weight` instead of `layer0.0.weight`.
+ */
+export class NamedSequential extends Sequential {
+  constructor(entries: [string, Module][] = []) {
+    super();
+    for (const [name, m] of entries) this.add(name, m);
+  }
+
+  /** Appends a child under `name` (for networks built stage by stage); returns this. */
+  add(name: string, m: Module): this {
+    this.layers.push(this.module(name, m));
+    return this;
   }
 }
 
