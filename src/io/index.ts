@@ -1,4 +1,7 @@
-/** Public API of the serialization layer (no dependency on the tensor engine). */
+/**
+ * Public API of the serialization layer. Only tensors.ts touches the tensor engine; the rest
+ * reads nothing of it but the dtype table (src/tensor/dtype.ts).
+ */
 export {
   type DType,
   type TensorRecord,

@@ -14,6 +14,7 @@
  * Tensors are rebuilt from (storage, offset, size, stride) into C-contiguous TensorRecords,
  * so transposed or sliced views come out as ordinary dense tensors.
  */
+import { DTYPE_INFO, DTYPES } from "../tensor/dtype.js";
 import { type DType, type TensorRecord, itemSize, numel } from "./record.js";
 import { PyGlobal, PyObject, type PyFunction, unpickle } from "./pickle.js";
 import { type ByteSource, ZipReader, bufferSource, fileSource } from "./zip.js";
@@ -40,17 +41,9 @@ export class PthError extends Error {
   }
 }
 
+/** Storage class name → dtype; an UntypedStorage holds plain bytes. */
 const STORAGE_DTYPES: Record<string, DType> = {
-  DoubleStorage: "f64",
-  FloatStorage: "f32",
-  HalfStorage: "f16",
-  BFloat16Storage: "bf16",
-  LongStorage: "i64",
-  IntStorage: "i32",
-  ShortStorage: "i16",
-  CharStorage: "i8",
-  ByteStorage: "u8",
-  BoolStorage: "bool",
+  ...Object.fromEntries(DTYPES.map((d) => [DTYPE_INFO[d].torchStorage, d])),
   UntypedStorage: "u8",
 };
 

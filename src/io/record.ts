@@ -4,10 +4,14 @@
  * Nothing here knows about the tensor engine. Readers (safetensors, .pth) produce
  * TensorRecords and writers consume them; the engine converts records to and from
  * its own tensors. Data is always little-endian and C-contiguous, so a record can be
- * written to disk or handed to native code without any reshuffling.
+ * written to disk or handed to native code without any reshuffling. Only the dtype table
+ * (src/tensor/dtype.ts, plain data) comes from the tensor layer.
  */
 
-export type DType = "f32" | "f64" | "f16" | "bf16" | "i64" | "i32" | "i16" | "i8" | "u8" | "bool";
+import { type DType, DTYPES, isDType, itemSize } from "../tensor/dtype.js";
+
+// The dtype table is the tensor layer's (names, item sizes); io re-exports what it uses.
+export { type DType, DTYPES, isDType, itemSize };
 
 export interface TensorRecord {
   dtype: DType;
@@ -15,32 +19,6 @@ export interface TensorRecord {
   shape: number[];
   /** Little-endian, C-contiguous raw bytes; byteLength === numel(shape) * itemSize(dtype). */
   data: Uint8Array;
-}
-
-const ITEM_SIZE: Record<DType, number> = {
-  f64: 8,
-  i64: 8,
-  f32: 4,
-  i32: 4,
-  f16: 2,
-  bf16: 2,
-  i16: 2,
-  i8: 1,
-  u8: 1,
-  bool: 1,
-};
-
-export const DTYPES: readonly DType[] = Object.keys(ITEM_SIZE) as DType[];
-
-export function isDType(x: unknown): x is DType {
-  return typeof x === "string" && Object.prototype.hasOwnProperty.call(ITEM_SIZE, x);
-}
-
-/** Bytes per element of `dtype`. */
-export function itemSize(dtype: DType): number {
-  const n = ITEM_SIZE[dtype];
-  if (n === undefined) throw new TypeError(`unknown dtype ${JSON.stringify(dtype)}`);
-  return n;
 }
 
 /** Number of elements of a tensor with this shape (1 for a scalar, 0 if any dim is 0). */

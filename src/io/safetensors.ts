@@ -12,6 +12,7 @@
  */
 import * as fs from "node:fs";
 import { writeFileAtomicWith, writeFileAtomicWithSync } from "./atomic.js";
+import { DTYPE_INFO, DTYPES } from "../tensor/dtype.js";
 import {
   type DType,
   type TensorRecord,
@@ -24,20 +25,8 @@ import {
 /** Same limit as the reference implementation; a larger header is treated as corrupt. */
 export const MAX_HEADER_SIZE = 100_000_000;
 
-const TO_ST: Record<DType, string> = {
-  f64: "F64",
-  i64: "I64",
-  f32: "F32",
-  i32: "I32",
-  f16: "F16",
-  bf16: "BF16",
-  i16: "I16",
-  i8: "I8",
-  u8: "U8",
-  bool: "BOOL",
-};
 const FROM_ST: Record<string, DType> = Object.fromEntries(
-  Object.entries(TO_ST).map(([k, v]) => [v, k as DType]),
+  DTYPES.map((d) => [DTYPE_INFO[d].safetensors, d]),
 );
 
 /**
@@ -411,7 +400,7 @@ function plan(tensors: TensorMap, metadata: Metadata | undefined, source: string
   for (const [name, rec] of order) {
     const end = offset + rec.data.byteLength;
     parts.push(
-      `${JSON.stringify(name)}:{"dtype":"${TO_ST[rec.dtype]}","shape":[${rec.shape.join(",")}],"data_offsets":[${offset},${end}]}`,
+      `${JSON.stringify(name)}:{"dtype":"${DTYPE_INFO[rec.dtype].safetensors}","shape":[${rec.shape.join(",")}],"data_offsets":[${offset},${end}]}`,
     );
     offset = end;
   }

@@ -7,6 +7,7 @@ import { track } from "./scope.js";
 import {
   dtypeCode,
   dtypeFromCode,
+  isDType,
   typedArrayOf,
   MemoryFormat,
   type AnyTypedArray,
@@ -451,11 +452,6 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 
 function flat(a: number[] | [number[]]): number[] {
   return Array.isArray(a[0]) ? (a[0] as number[]) : (a as number[]);
-}
-
-const DTYPES = new Set(["f32", "f64", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "bool"]);
-function isDType(s: string): s is DType {
-  return DTYPES.has(s);
 }
 
 export function normDevice(d: Device | string): string {
