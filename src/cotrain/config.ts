@@ -4,7 +4,8 @@
 import type { DatasetKind } from "../models/registry.js";
 import type { LrMode } from "../optim/schedule.js";
 import type { DecayGrouping } from "../optim/param_groups.js";
-import type { CotLoss, EnsembleRule } from "./losses.js";
+import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
+import type { CotLoss } from "./losses.js";
 
 export interface TrainConfig {
   /** Architecture name from the registry (`divco summary --list`). */
@@ -191,7 +192,7 @@ function validate(c: TrainConfig): void {
   oneOf("decayGrouping", ["reference", "no_norm_bias", "all"]);
   oneOf("lrMode", ["cos", "poly", "HTD", "step", "exponential"]);
   oneOf("cotLoss", ["js_divergence", "kl_separate", "none"]);
-  oneOf("ensemble", ["mean_logits", "mean_probs", "max", "geometric"]);
+  oneOf("ensemble", ENSEMBLE_RULES);
   oneOf("memoryFormat", ["channelsLast", "contiguous"]);
   if (c.labelSmoothing >= 1) throw new ConfigError(`labelSmoothing must be below 1, got ${c.labelSmoothing}`);
   if (c.eraseP > 1) throw new ConfigError(`eraseP is a probability, got ${c.eraseP}`);

@@ -4,9 +4,9 @@ import { inferenceMode } from "../tensor/autograd.js";
 import { scope } from "../tensor/scope.js";
 import type { MemoryFormatName } from "../tensor/dtype.js";
 import type { Members } from "../models/members.js";
+import { ensemble, type EnsembleRule } from "../models/ensemble.js";
 import type { MultiViewLoader } from "../data/loader.js";
 import { crossEntropy } from "../nn/functional.js";
-import { ensemble, type EnsembleRule } from "./losses.js";
 import { labelTensor, viewTensor } from "./batch.js";
 
 export interface EvalResult {
