@@ -56,14 +56,23 @@ export interface EpochOutcome {
  * lets it finish (the caller evaluates and checkpoints it). A non-finite loss throws
  * NonFiniteLossError before anything of that step is recorded.
  */
-export async function trainOneEpoch(ctx: EpochContext, epoch: number, sums: EpochSums): Promise<EpochOutcome> {
+export async function trainOneEpoch(
+  ctx: EpochContext,
+  epoch: number,
+  sums: EpochSums,
+): Promise<EpochOutcome> {
   const { run, steps, state, stop, out } = ctx;
   const { config: c, batches } = run;
-  if (state.position.epoch !== epoch) throw new RangeError(`trainOneEpoch: the run is at epoch ${state.position.epoch}, not ${epoch}`);
+  if (state.position.epoch !== epoch)
+    throw new RangeError(
+      `trainOneEpoch: the run is at epoch ${state.position.epoch}, not ${epoch}`,
+    );
   const start = state.position.batchIndex;
   run.members.train();
   const t0 = performance.now();
-  const progress = out ? new Progress({ total: batches, label: `epoch ${epoch + 1}/${c.epochs}`, stream: out }) : null;
+  const progress = out
+    ? new Progress({ total: batches, label: `epoch ${epoch + 1}/${c.epochs}`, stream: out })
+    : null;
   // Seconds and images/s of an epoch resumed part-way count the interrupted session's time too.
   const secondsBefore = sums.seconds ?? 0;
   const elapsed = () => secondsBefore + (performance.now() - t0) / 1000;
@@ -83,8 +92,19 @@ export async function trainOneEpoch(ctx: EpochContext, epoch: number, sums: Epoc
     if (r.stepped) state.position.step++;
     addStep(sums, r, lr);
     const ips = r.images / ((performance.now() - ts) / 1000);
-    progress?.update(batch.index + 1, { loss: r.loss.toFixed(4), lr: lr.toExponential(2), "img/s": Math.round(ips) });
-    ctx.onStep?.({ epoch, batchIndex: batch.index, batches, lr, loss: r.loss, imagesPerSecond: ips });
+    progress?.update(batch.index + 1, {
+      loss: r.loss.toFixed(4),
+      lr: lr.toExponential(2),
+      "img/s": Math.round(ips),
+    });
+    ctx.onStep?.({
+      epoch,
+      batchIndex: batch.index,
+      batches,
+      lr,
+      loss: r.loss,
+      imagesPerSecond: ips,
+    });
     // Let the event loop run between steps: when the loader has the next batch ready, the
     // `for await` resolves in a microtask and signal handlers (Ctrl-C), timers and GC
     // finalisers would otherwise never get a turn during an epoch.
@@ -93,7 +113,9 @@ export async function trainOneEpoch(ctx: EpochContext, epoch: number, sums: Epoc
       state.position = { epoch, batchIndex: batch.index + 1, step: state.position.step };
       const seconds = elapsed();
       ctx.checkpoints.saveLast(state, {}, { ...sums, seconds });
-      progress?.log(`divco: checkpoint saved at epoch ${epoch + 1}, batch ${batch.index + 1}; continue with --resume ${c.runDir}`);
+      progress?.log(
+        `divco: checkpoint saved at epoch ${epoch + 1}, batch ${batch.index + 1}; continue with --resume ${c.runDir}`,
+      );
       return { status: "stopped", sums, seconds };
     }
   }
@@ -105,5 +127,10 @@ export async function trainOneEpoch(ctx: EpochContext, epoch: number, sums: Epoc
 /** Evaluates the members and their ensemble (the run's rule) on the evaluation loader after epoch `epoch`. */
 export function validate(run: Run, epoch: number): Promise<EvalResult> {
   const c = run.config;
-  return evaluate(run.members, run.testLoader, { rule: c.ensemble, memoryFormat: c.memoryFormat, device: c.device, epoch });
+  return evaluate(run.members, run.testLoader, {
+    rule: c.ensemble,
+    memoryFormat: c.memoryFormat,
+    device: c.device,
+    epoch,
+  });
 }

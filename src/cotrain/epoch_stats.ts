@@ -38,7 +38,17 @@ export interface EpochInfo {
 }
 
 export function emptyEpochSums(split: number): EpochSums {
-  return { loss: 0, ce: 0, cot: 0, images: 0, ens: 0, member: new Array<number>(split).fill(0), w: 0, lr: 0, n: 0 };
+  return {
+    loss: 0,
+    ce: 0,
+    cot: 0,
+    images: 0,
+    ens: 0,
+    member: new Array<number>(split).fill(0),
+    w: 0,
+    lr: 0,
+    n: 0,
+  };
 }
 
 /** Adds one step's result (taken at learning rate `lr`) to the sums. */
@@ -55,7 +65,12 @@ export function addStep(sums: EpochSums, r: StepResult, lr: number): void {
 }
 
 /** The epoch's averages (per image) and accuracies (percent) from its sums, its evaluation and its training seconds. */
-export function summarizeEpoch(epoch: number, sums: EpochSums, ev: EvalResult, seconds: number): EpochInfo {
+export function summarizeEpoch(
+  epoch: number,
+  sums: EpochSums,
+  ev: EvalResult,
+  seconds: number,
+): EpochInfo {
   const perImage = (v: number) => v / Math.max(sums.images, 1);
   return {
     epoch,
@@ -76,11 +91,20 @@ export function summarizeEpoch(epoch: number, sums: EpochSums, ev: EvalResult, s
 export function epochRow(info: EpochInfo, step: number): Record<string, number> {
   const ev = info.eval;
   return {
-    epoch: info.epoch + 1, step, lr: info.lr, train_loss: info.trainLoss, train_ce: info.trainCe,
-    train_cot: info.trainCot, cot_weight: info.cotWeight, train_acc1: info.trainTop1,
-    val_acc1: ev.top1, val_acc5: ev.top5, val_loss: ev.loss,
+    epoch: info.epoch + 1,
+    step,
+    lr: info.lr,
+    train_loss: info.trainLoss,
+    train_ce: info.trainCe,
+    train_cot: info.trainCot,
+    cot_weight: info.cotWeight,
+    train_acc1: info.trainTop1,
+    val_acc1: ev.top1,
+    val_acc5: ev.top5,
+    val_loss: ev.loss,
     ...Object.fromEntries(ev.memberTop1.map((v, i) => [`val_acc1_member${i}`, v])),
-    epoch_seconds: info.seconds, train_images_per_s: info.imagesPerSecond,
+    epoch_seconds: info.seconds,
+    train_images_per_s: info.imagesPerSecond,
   };
 }
 

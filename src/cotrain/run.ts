@@ -43,7 +43,9 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
   setNumThreads(threads);
   manualSeed(c.seed);
   const members = create(c.arch, { split: c.split, dataset: c.dataset });
-  const made: { optimizer?: Optimizer<{ lr: number }>; loaders: MultiViewLoader[] } = { loaders: [] };
+  const made: { optimizer?: Optimizer<{ lr: number }>; loaders: MultiViewLoader[] } = {
+    loaders: [],
+  };
   try {
     members.to({ device: c.device as "cpu", memoryFormat: c.memoryFormat });
     const optimizer = (made.optimizer = makeOptimizer(c, members));
@@ -51,7 +53,13 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
       throw new ConfigError(randomDrawsMessage(c.arch));
     }
     const { train: trainSet, test: testSet } = openDatasets(c);
-    const augment = presetAugmentation(c.dataset, { train: true, autoaugment: c.autoaugment, randaugment: c.randaugment ?? undefined, cutout: c.cutout, eraseP: c.eraseP });
+    const augment = presetAugmentation(c.dataset, {
+      train: true,
+      autoaugment: c.autoaugment,
+      randaugment: c.randaugment ?? undefined,
+      cutout: c.cutout,
+      eraseP: c.eraseP,
+    });
     const trainLoader = new MultiViewLoader({
       dataset: trainSet,
       augment,
@@ -74,14 +82,38 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
     made.loaders.push(testLoader);
     const batches = trainLoader.batchesPerEpoch();
     const schedule = new LrSchedule({
-      ...LR_DEFAULTS, mode: c.lrMode, lr: c.lr, epochs: c.epochs, itersPerEpoch: batches, warmupEpochs: c.warmupEpochs,
-      warmupStartLr: c.warmupStartLr, endLr: c.endLr, milestones: c.milestones, stepMultiplier: c.lrStepMultiplier,
+      ...LR_DEFAULTS,
+      mode: c.lrMode,
+      lr: c.lr,
+      epochs: c.epochs,
+      itersPerEpoch: batches,
+      warmupEpochs: c.warmupEpochs,
+      warmupStartLr: c.warmupStartLr,
+      endLr: c.endLr,
+      milestones: c.milestones,
+      stepMultiplier: c.lrStepMultiplier,
     });
     const stepOptions: StepOptions = {
-      numClasses: members.options.numClasses, labelSmoothing: c.labelSmoothing, cotLoss: c.cotLoss, cotWeight: c.cotWeight,
-      cotWarmupEpochs: c.cotWarmupEpochs, gradAccumulation: c.gradAccumulation, memoryFormat: c.memoryFormat, device: c.device,
+      numClasses: members.options.numClasses,
+      labelSmoothing: c.labelSmoothing,
+      cotLoss: c.cotLoss,
+      cotWeight: c.cotWeight,
+      cotWarmupEpochs: c.cotWarmupEpochs,
+      gradAccumulation: c.gradAccumulation,
+      memoryFormat: c.memoryFormat,
+      device: c.device,
     };
-    return { config: c, threads, members, optimizer, trainLoader, testLoader, schedule, batches, stepOptions };
+    return {
+      config: c,
+      threads,
+      members,
+      optimizer,
+      trainLoader,
+      testLoader,
+      schedule,
+      batches,
+      stepOptions,
+    };
   } catch (e) {
     for (const l of made.loaders) await l.close();
     made.optimizer?.dispose();

@@ -5,7 +5,13 @@
 import { copyFileSync, existsSync, readdirSync, renameSync } from "node:fs";
 import type { Module } from "../nn/module.js";
 import type { Optimizer } from "../optim/optimizer.js";
-import { saveCheckpoint, loadCheckpoint, removeCheckpoint, checkpointPaths, type Position } from "./checkpoint.js";
+import {
+  saveCheckpoint,
+  loadCheckpoint,
+  removeCheckpoint,
+  checkpointPaths,
+  type Position,
+} from "./checkpoint.js";
 import { emptyEpochSums, type EpochSums } from "./epoch_stats.js";
 
 /** Where a run stands: its position and its best epoch so far (ensemble top-1, numbered from 1; −1 before any). */
@@ -29,17 +35,29 @@ export interface Restored {
  * Restores model, optimiser and the default random generator from `dir`'s last checkpoint, when
  * there is one (a run stopped before its first save has none and starts afresh).
  */
-export function restoreLast(dir: string, model: Module, optimizer: Optimizer<{ lr: number }>): Restored {
+export function restoreLast(
+  dir: string,
+  model: Module,
+  optimizer: Optimizer<{ lr: number }>,
+): Restored {
   if (!existsSync(checkpointPaths(dir, "last").meta)) return { state: freshRunState() };
   const meta = loadCheckpoint(dir, "last", model, optimizer);
   return {
-    state: { position: { epoch: meta.epoch, batchIndex: meta.batchIndex, step: meta.step }, bestAcc1: meta.bestAcc1, bestEpoch: meta.bestEpoch },
+    state: {
+      position: { epoch: meta.epoch, batchIndex: meta.batchIndex, step: meta.step },
+      bestAcc1: meta.bestAcc1,
+      bestEpoch: meta.bestEpoch,
+    },
     partialEpoch: meta.partialEpoch as EpochSums | undefined,
   };
 }
 
 /** The running sums to continue an epoch with: the interrupted ones when it resumes part-way. */
-export function resumedSums(split: number, startBatch: number, partial: EpochSums | undefined): EpochSums {
+export function resumedSums(
+  split: number,
+  startBatch: number,
+  partial: EpochSums | undefined,
+): EpochSums {
   return startBatch > 0 && partial ? partial : emptyEpochSums(split);
 }
 
@@ -75,7 +93,13 @@ export class RunCheckpoints {
   saveLast(state: RunState, metrics: Record<string, number>, partialEpoch?: EpochSums): void {
     const { arch, split } = this.o;
     saveCheckpoint(this.dir, "last", this.model, this.optimizer, {
-      ...state.position, arch, split, bestAcc1: state.bestAcc1, bestEpoch: state.bestEpoch, metrics, partialEpoch: partialEpoch as never,
+      ...state.position,
+      arch,
+      split,
+      bestAcc1: state.bestAcc1,
+      bestEpoch: state.bestEpoch,
+      metrics,
+      partialEpoch: partialEpoch as never,
     });
   }
 
@@ -91,7 +115,8 @@ export class RunCheckpoints {
     if (keepLast > 0) {
       const finished = state.position.epoch;
       this.copy("last", epochCheckpointName(finished));
-      for (const n of this.keptEpochs()) if (n <= finished - keepLast) removeCheckpoint(this.dir, epochCheckpointName(n));
+      for (const n of this.keptEpochs())
+        if (n <= finished - keepLast) removeCheckpoint(this.dir, epochCheckpointName(n));
     }
   }
 
@@ -109,7 +134,10 @@ export class RunCheckpoints {
   private copy(from: string, to: string): void {
     const a = checkpointPaths(this.dir, from);
     const b = checkpointPaths(this.dir, to);
-    for (const [src, dst] of [[a.tensors, b.tensors], [a.meta, b.meta]]) {
+    for (const [src, dst] of [
+      [a.tensors, b.tensors],
+      [a.meta, b.meta],
+    ]) {
       copyFileSync(src, dst + ".tmp");
       renameSync(dst + ".tmp", dst);
     }

@@ -18,19 +18,31 @@ export function checkpointDir(c: Pick<TrainConfig, "runDir">): string {
 export function resolveRunConfig(user: TrainInput, resume: boolean): TrainConfig {
   const configPath = join(user.runDir, "config.json");
   if (resume) {
-    if (!existsSync(configPath)) throw new ConfigError(`cannot resume: ${configPath} does not exist (is ${user.runDir} a divco run directory?)`);
+    if (!existsSync(configPath))
+      throw new ConfigError(
+        `cannot resume: ${configPath} does not exist (is ${user.runDir} a divco run directory?)`,
+      );
     const saved = JSON.parse(readFileSync(configPath, "utf8")) as TrainConfig;
-    const requested = resolveConfig({ ...saved, ...stripUndefined(user), arch: user.arch ?? saved.arch });
+    const requested = resolveConfig({
+      ...saved,
+      ...stripUndefined(user),
+      arch: user.arch ?? saved.arch,
+    });
     const diff = configDiff(saved, requested);
     if (diff.length) {
-      throw new ConfigError(`cannot resume ${user.runDir} with a different configuration:\n  ${diff.join("\n  ")}\n(only epochs, workers and keepLast may change on resume)`);
+      throw new ConfigError(
+        `cannot resume ${user.runDir} with a different configuration:\n  ${diff.join("\n  ")}\n(only epochs, workers and keepLast may change on resume)`,
+      );
     }
     return requested;
   }
-  if (!user.arch) throw new ConfigError("arch is required (divco summary --list shows the architectures)");
+  if (!user.arch)
+    throw new ConfigError("arch is required (divco summary --list shows the architectures)");
   const cfg = resolveConfig(user as TrainInput & { arch: string });
   if (existsSync(cfg.runDir) && readdirSync(cfg.runDir).length > 0) {
-    throw new ConfigError(`run directory ${cfg.runDir} already exists and is not empty; pass --resume to continue it, or choose another --run-dir`);
+    throw new ConfigError(
+      `run directory ${cfg.runDir} already exists and is not empty; pass --resume to continue it, or choose another --run-dir`,
+    );
   }
   return cfg;
 }
@@ -38,7 +50,10 @@ export function resolveRunConfig(user: TrainInput, resume: boolean): TrainConfig
 /** Creates the run directory (with its checkpoint directory) and writes every effective value to config.json. */
 export function writeRunDirectory(c: TrainConfig): void {
   mkdirSync(checkpointDir(c), { recursive: true });
-  writeFileAtomicSync(join(c.runDir, "config.json"), new TextEncoder().encode(JSON.stringify(c, null, 2) + "\n"));
+  writeFileAtomicSync(
+    join(c.runDir, "config.json"),
+    new TextEncoder().encode(JSON.stringify(c, null, 2) + "\n"),
+  );
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -18,7 +18,12 @@ export class EpochLog {
    * run). Whatever was logged past it belongs to a session that crashed after logging and is
    * about to be redone, so it is dropped.
    */
-  static open(runDir: string, startEpoch: number, epochs: number, out: NodeJS.WritableStream | null): EpochLog {
+  static open(
+    runDir: string,
+    startEpoch: number,
+    epochs: number,
+    out: NodeJS.WritableStream | null,
+  ): EpochLog {
     const metrics = new MetricsLog(runDir);
     // Rows are numbered by finished epoch (1-based).
     metrics.truncateAfter(startEpoch);
@@ -32,7 +37,8 @@ export class EpochLog {
   /** Appends the epoch's row (every key but epoch and step also as a TensorBoard scalar) and prints its line. */
   write(info: EpochInfo, row: Record<string, number>): void {
     this.metrics.append(row);
-    for (const [k, v] of Object.entries(row)) if (k !== "epoch" && k !== "step") this.events.scalar(k, v, info.epoch + 1);
+    for (const [k, v] of Object.entries(row))
+      if (k !== "epoch" && k !== "step") this.events.scalar(k, v, info.epoch + 1);
     this.events.flush();
     this.out?.write(epochLine(info, this.epochs));
   }

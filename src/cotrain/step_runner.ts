@@ -33,7 +33,9 @@ export class SequentialSteps implements StepRunner {
   ) {}
 
   async step(batch: Batch, epoch: number, lastOfEpoch: boolean): Promise<StepResult> {
-    return scope(() => coTrainStep(this.members, this.optimizer, batch, epoch, lastOfEpoch, this.options));
+    return scope(() =>
+      coTrainStep(this.members, this.optimizer, batch, epoch, lastOfEpoch, this.options),
+    );
   }
 
   async close(): Promise<void> {}
@@ -50,12 +52,28 @@ export class ConcurrentSteps implements StepRunner {
   ) {}
 
   /** Starts the workers on `members`' tensors: start it after a checkpoint is restored into them. */
-  static async start(members: Members, optimizer: Optimizer<{ lr: number }>, options: StepOptions, threads: number): Promise<ConcurrentSteps> {
-    return new ConcurrentSteps(await ConcurrentMembers.start(members, { threads }), optimizer, options);
+  static async start(
+    members: Members,
+    optimizer: Optimizer<{ lr: number }>,
+    options: StepOptions,
+    threads: number,
+  ): Promise<ConcurrentSteps> {
+    return new ConcurrentSteps(
+      await ConcurrentMembers.start(members, { threads }),
+      optimizer,
+      options,
+    );
   }
 
   step(batch: Batch, epoch: number, lastOfEpoch: boolean): Promise<StepResult> {
-    return coTrainStepConcurrent(this.pool, this.optimizer, batch, epoch, lastOfEpoch, this.options);
+    return coTrainStepConcurrent(
+      this.pool,
+      this.optimizer,
+      batch,
+      epoch,
+      lastOfEpoch,
+      this.options,
+    );
   }
 
   close(): Promise<void> {
@@ -66,6 +84,7 @@ export class ConcurrentSteps implements StepRunner {
 /** The run's way of executing steps, from its config (`concurrentMembers`). */
 export async function startStepRunner(run: Run): Promise<StepRunner> {
   const { members, optimizer, stepOptions, threads } = run;
-  if (run.config.concurrentMembers) return ConcurrentSteps.start(members, optimizer, stepOptions, threads);
+  if (run.config.concurrentMembers)
+    return ConcurrentSteps.start(members, optimizer, stepOptions, threads);
   return new SequentialSteps(members, optimizer, stepOptions);
 }

@@ -15,7 +15,9 @@ export class StopRequest implements Disposable {
   private readonly onSigint = () => {
     if (this.stopRequested) process.exit(130);
     this.request();
-    this.out?.write("\ndivco: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n");
+    this.out?.write(
+      "\ndivco: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n",
+    );
   };
   private readonly onAbort = () => this.request();
   private readonly signal?: AbortSignal;

@@ -1,24 +1,36 @@
-// The training loop (DESIGN.md §6), as named phases a reader can find and test alone:
-//   resolveRunConfig   run_config.ts       the resolved (or resumed) config; writes nothing
-//   buildRun           run.ts              members, optimiser, loaders, LR schedule
-//   restoreLast        run_checkpoints.ts  model, optimiser, RNG and position from `last`
-//   openRunFiles       here                config.json, the epoch log, the checkpoints: what this process writes
-//   startStepRunner    step_runner.ts      how the members run (sequential, concurrent), chosen once
-//   trainOneEpoch      epoch.ts            the steps, running sums, progress, a mid-epoch stop
-//   validate           epoch.ts            ensemble and members on the evaluation set
-//   summarizeEpoch, epochRow  epoch_stats.ts  the epoch's numbers, row and line
-//   EpochLog.write     run_log.ts          metrics JSONL/CSV, TensorBoard, the printed line
-//   RunCheckpoints     run_checkpoints.ts  last, best, the last N epochs
-//   StopRequest        stop.ts             Ctrl-C / AbortSignal
+// The training loop (DESIGN.md §6, REFERENCE.md §3.3) as named phases, each testable alone:
+//   resolveRunConfig  run_config.ts       the new or resumed config (reads only)
+//   buildRun          run.ts              members, optimiser, loaders, LR schedule
+//   restoreLast       run_checkpoints.ts  model, optimiser, RNG, position from `last`
+//   openRunFiles      here                what this process writes: config, log, checkpoints
+//   startStepRunner   step_runner.ts      how the members run, chosen once per run
+//   trainOneEpoch     epoch.ts            steps, running sums, progress, a mid-epoch stop
+//   validate          epoch.ts            ensemble and members on the evaluation set
+//   summarizeEpoch    epoch_stats.ts      the epoch's numbers; epochRow, its metrics row
+//   EpochLog          run_log.ts          metrics JSONL/CSV, TensorBoard, the printed line
+//   RunCheckpoints    run_checkpoints.ts  last, best, the last N epochs
+//   StopRequest       stop.ts             Ctrl-C / AbortSignal
 // Resume is bit-exact: a stopped epoch continues from its batch with its running sums.
 import type { TrainConfig } from "./config.js";
-import { checkpointDir, resolveRunConfig, writeRunDirectory, type TrainInput } from "./run_config.js";
+import {
+  checkpointDir,
+  resolveRunConfig,
+  writeRunDirectory,
+  type TrainInput,
+} from "./run_config.js";
 import { buildRun, closeRun, type Run } from "./run.js";
 import { startStepRunner, type StepRunner } from "./step_runner.js";
-import { trainOneEpoch, validate, type StepInfo } from "./epoch.js";
+import { trainOneEpoch, validate, type EpochContext, type StepInfo } from "./epoch.js";
 import { summarizeEpoch, epochRow, type EpochInfo } from "./epoch_stats.js";
 import { EpochLog } from "./run_log.js";
-import { RunCheckpoints, restoreLast, resumedSums, updateBest, freshRunState, type Restored } from "./run_checkpoints.js";
+import {
+  RunCheckpoints,
+  restoreLast,
+  resumedSums,
+  updateBest,
+  freshRunState,
+  type Restored,
+} from "./run_checkpoints.js";
 import { StopRequest } from "./stop.js";
 import type { Position } from "./checkpoint.js";
 
@@ -68,11 +80,19 @@ export interface RunFiles {
  * distributed ranks only rank 0 will (DESIGN.md §7). Called once everything that can reject the
  * configuration has run, so a failed start leaves no run directory behind to trip over.
  */
-export function openRunFiles(run: Run, startEpoch: number, out: NodeJS.WritableStream | null): RunFiles {
+export function openRunFiles(
+  run: Run,
+  startEpoch: number,
+  out: NodeJS.WritableStream | null,
+): RunFiles {
   const c = run.config;
   writeRunDirectory(c);
   const log = EpochLog.open(c.runDir, startEpoch, c.epochs, out);
-  const checkpoints = new RunCheckpoints(checkpointDir(c), run.members, run.optimizer, { arch: c.arch, split: c.split, keepLast: c.keepLast });
+  const checkpoints = new RunCheckpoints(checkpointDir(c), run.members, run.optimizer, {
+    arch: c.arch,
+    split: c.split,
+    keepLast: c.keepLast,
+  });
   return { log, checkpoints, close: () => log.close() };
 }
 
@@ -85,12 +105,22 @@ export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<
   let stop: StopRequest | undefined;
   let steps: StepRunner | undefined;
   try {
-    const { state, partialEpoch }: Restored = resume ? restoreLast(checkpointDir(c), run.members, run.optimizer) : { state: freshRunState() };
+    const { state, partialEpoch }: Restored = resume
+      ? restoreLast(checkpointDir(c), run.members, run.optimizer)
+      : { state: freshRunState() };
     files = openRunFiles(run, state.position.epoch, out);
     stop = new StopRequest({ signal: opts.signal, handleSigint: opts.handleSigint, out });
     // Started after the checkpoint is restored: concurrent workers compute on these very tensors.
     steps = await startStepRunner(run);
-    const ctx = { run, steps, state, checkpoints: files.checkpoints, stop, out, onStep: opts.callbacks?.onStep };
+    const ctx: EpochContext = {
+      run,
+      steps,
+      state,
+      checkpoints: files.checkpoints,
+      stop,
+      out,
+      onStep: opts.callbacks?.onStep,
+    };
     const epochs: EpochInfo[] = [];
     let status: TrainResult["status"] = "completed";
     for (let epoch = state.position.epoch; epoch < c.epochs; epoch++) {
@@ -112,7 +142,15 @@ export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<
         break;
       }
     }
-    return { config: c, runDir: c.runDir, status, epochs, bestAcc1: state.bestAcc1, bestEpoch: state.bestEpoch, position: state.position };
+    return {
+      config: c,
+      runDir: c.runDir,
+      status,
+      epochs,
+      bestAcc1: state.bestAcc1,
+      bestEpoch: state.bestEpoch,
+      position: state.position,
+    };
   } finally {
     stop?.dispose();
     await steps?.close();

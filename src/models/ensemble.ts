@@ -9,7 +9,12 @@ import { logSoftmax, softmax } from "../nn/functional.js";
 /** How the members' outputs are combined (REFERENCE.md §4); the reference's default is mean_logits. */
 export type EnsembleRule = "mean_logits" | "mean_probs" | "max" | "geometric";
 
-export const ENSEMBLE_RULES: readonly EnsembleRule[] = ["mean_logits", "mean_probs", "max", "geometric"];
+export const ENSEMBLE_RULES: readonly EnsembleRule[] = [
+  "mean_logits",
+  "mean_probs",
+  "max",
+  "geometric",
+];
 
 /**
  * Combines the members' logits ([N, C] each) into the ensemble's scores [N, C]; the argmax of a
@@ -33,7 +38,9 @@ export function ensemble(rule: EnsembleRule, logits: readonly Tensor[]): Tensor 
     }
   });
   if (!ENSEMBLE_RULES.includes(rule)) {
-    throw new RangeError(`unknown ensemble rule "${rule as string}"; use ${ENSEMBLE_RULES.join(", ")}`);
+    throw new RangeError(
+      `unknown ensemble rule "${rule as string}"; use ${ENSEMBLE_RULES.join(", ")}`,
+    );
   }
   const z = stack([...logits], 0); // [S, N, C]
   try {

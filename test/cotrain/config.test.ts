@@ -38,5 +38,8 @@ test("amp on CUDA: this build does not implement it yet", () => {
 
 test("the ensemble rule is one of REFERENCE.md §4's", () => {
   assert.equal(resolveConfig({ ...base, ensemble: "geometric" }).ensemble, "geometric");
-  assert.throws(() => resolveConfig({ ...base, ensemble: "median" as never }), /ensemble must be one of mean_logits, mean_probs, max, geometric, got median/);
+  assert.throws(
+    () => resolveConfig({ ...base, ensemble: "median" as never }),
+    /ensemble must be one of mean_logits, mean_probs, max, geometric, got median/,
+  );
 });

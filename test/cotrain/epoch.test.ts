@@ -20,19 +20,44 @@ import "../../src/models/index.js";
 // resnet29, S=2, 96 sample images: 3 batches of 32.
 const config = (runDir: string, o: Partial<TrainConfig> = {}) =>
   resolveConfig({
-    arch: "resnet29", split: 2, data: "sample", trainLimit: 96, evalLimit: 50, batchSize: 32, evalBatchSize: 50,
-    epochs: 2, warmupEpochs: 0, cotWarmupEpochs: 1, workers: 0, keepLast: 1, seed: 3, threads: 1, runDir, ...o,
+    arch: "resnet29",
+    split: 2,
+    data: "sample",
+    trainLimit: 96,
+    evalLimit: 50,
+    batchSize: 32,
+    evalBatchSize: 50,
+    epochs: 2,
+    warmupEpochs: 0,
+    cotWarmupEpochs: 1,
+    workers: 0,
+    keepLast: 1,
+    seed: 3,
+    threads: 1,
+    runDir,
+    ...o,
   });
 
-async function withRun<T>(c: TrainConfig, f: (run: Run, ctx: EpochContext, stop: { requested: boolean }) => Promise<T>): Promise<T> {
+async function withRun<T>(
+  c: TrainConfig,
+  f: (run: Run, ctx: EpochContext, stop: { requested: boolean }) => Promise<T>,
+): Promise<T> {
   const run = await buildRun(c);
   const steps = await startStepRunner(run);
   const dir = join(c.runDir, "checkpoints");
   mkdirSync(dir, { recursive: true });
   const stop = { requested: false };
   const ctx: EpochContext = {
-    run, steps, state: freshRunState(), stop, out: null,
-    checkpoints: new RunCheckpoints(dir, run.members, run.optimizer, { arch: c.arch, split: c.split, keepLast: c.keepLast }),
+    run,
+    steps,
+    state: freshRunState(),
+    stop,
+    out: null,
+    checkpoints: new RunCheckpoints(dir, run.members, run.optimizer, {
+      arch: c.arch,
+      split: c.split,
+      keepLast: c.keepLast,
+    }),
   };
   try {
     return await f(run, ctx, stop);
@@ -47,7 +72,11 @@ test("a stop request mid-epoch saves last and returns; continuing ends the epoch
   const straight = await withRun(config(join(tmp, "straight")), async (_, ctx) => {
     const r = await trainOneEpoch(ctx, 0, emptyEpochSums(2));
     assert.equal(r.status, "finished");
-    assert.deepEqual(ctx.state.position, { epoch: 0, batchIndex: 0, step: 3 }, "the caller moves the position to the next epoch");
+    assert.deepEqual(
+      ctx.state.position,
+      { epoch: 0, batchIndex: 0, step: 3 },
+      "the caller moves the position to the next epoch",
+    );
     return r.sums;
   });
 
@@ -67,7 +96,10 @@ test("a stop request mid-epoch saves last and returns; continuing ends the epoch
     assert.deepEqual([last.epoch, last.batchIndex, last.step], [0, 1, 1]);
     assert.equal(last.partialEpoch.n, 1);
     assert.equal(last.partialEpoch.images, 32);
-    assert.ok(last.partialEpoch.seconds > 0 && last.partialEpoch.seconds === first.seconds, "the epoch's seconds so far are saved with it");
+    assert.ok(
+      last.partialEpoch.seconds > 0 && last.partialEpoch.seconds === first.seconds,
+      "the epoch's seconds so far are saved with it",
+    );
 
     stop.requested = false;
     const rest = await trainOneEpoch(ctx, 0, first.sums);
@@ -75,7 +107,11 @@ test("a stop request mid-epoch saves last and returns; continuing ends the epoch
     assert.deepEqual(seen, [0, 1, 2]);
     assert.ok(rest.seconds > first.seconds, "seconds continue from the stopped part");
     const withoutSeconds = (s: EpochSums) => ({ ...s, seconds: undefined });
-    assert.deepEqual(withoutSeconds(rest.sums), withoutSeconds(straight), "losses, counts, lr and weight equal the unstopped epoch's");
+    assert.deepEqual(
+      withoutSeconds(rest.sums),
+      withoutSeconds(straight),
+      "losses, counts, lr and weight equal the unstopped epoch's",
+    );
     assert.equal(run.members.training, true);
     await assert.rejects(trainOneEpoch(ctx, 1, emptyEpochSums(2)), /the run is at epoch 0, not 1/);
   });
@@ -86,14 +122,21 @@ test("a stop requested during the epoch's last step lets the epoch finish", asyn
   await withRun(c, async (_, ctx, stop) => {
     ctx.onStep = (s) => void (s.batchIndex === 2 && (stop.requested = true));
     const r = await trainOneEpoch(ctx, 0, emptyEpochSums(2));
-    assert.equal(r.status, "finished", "the caller evaluates and checkpoints the finished epoch, then stops");
+    assert.equal(
+      r.status,
+      "finished",
+      "the caller evaluates and checkpoints the finished epoch, then stops",
+    );
     assert.equal(r.sums.n, 3);
   });
 });
 
 test("the step runner is chosen once from the config", async () => {
   const tmp = mkdtempSync(join(tmpdir(), "divco-epoch-"));
-  for (const [concurrentMembers, kind] of [[false, "sequential"], [true, "concurrent"]] as const) {
+  for (const [concurrentMembers, kind] of [
+    [false, "sequential"],
+    [true, "concurrent"],
+  ] as const) {
     const run = await buildRun(config(join(tmp, kind), { concurrentMembers }));
     const steps = await startStepRunner(run);
     try {
@@ -127,7 +170,10 @@ test("a stop request: AbortSignal (also one aborted before the start), Ctrl-C wi
   assert.equal(process.listenerCount("SIGINT"), listeners + 1);
   process.emit("SIGINT");
   assert.equal(bySigint.requested, true);
-  assert.match(printed, /stopping after this step and saving a checkpoint \(Ctrl-C again to quit now\)/);
+  assert.match(
+    printed,
+    /stopping after this step and saving a checkpoint \(Ctrl-C again to quit now\)/,
+  );
   bySigint.dispose();
   assert.equal(process.listenerCount("SIGINT"), listeners, "the handler is gone with the request");
 

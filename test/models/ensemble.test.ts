@@ -33,7 +33,8 @@ test("every rule's values equal the formula computed in doubles", () =>
       const s = e.reduce((x, y) => x + y, 0);
       return e.map((v) => v / s);
     });
-    const col = (f: (vs: number[]) => number, of: number[][]) => of[0].map((_, k) => f(of.map((r) => r[k])));
+    const col = (f: (vs: number[]) => number, of: number[][]) =>
+      of[0].map((_, k) => f(of.map((r) => r[k])));
     const mean = (vs: number[]) => vs.reduce((x, y) => x + y, 0) / vs.length;
     const want = {
       mean_logits: col(mean, rows),
@@ -67,10 +68,17 @@ test("the inputs are left alone and nothing leaks; bad inputs are refused with t
   const live = native.liveTensors();
   for (const rule of ENSEMBLE_RULES) ensemble(rule, zs).dispose();
   assert.equal(native.liveTensors(), live, "every intermediate is freed");
-  assert.deepEqual(zs.map((z) => z.toArray()), before, "the members' logits are unchanged");
+  assert.deepEqual(
+    zs.map((z) => z.toArray()),
+    before,
+    "the members' logits are unchanged",
+  );
   assert.throws(() => ensemble("mean_logits", []), /no member logits/);
   const odd = randn([3, 4]);
-  assert.throws(() => ensemble("mean_probs", [zs[0], odd]), /member 1's logits have shape \[3,4\], member 0's \[3,5\]/);
+  assert.throws(
+    () => ensemble("mean_probs", [zs[0], odd]),
+    /member 1's logits have shape \[3,4\], member 0's \[3,5\]/,
+  );
   assert.equal(native.liveTensors(), live + 1, "a refused call makes nothing");
   for (const t of [...zs, odd]) t.dispose();
 });
@@ -86,7 +94,10 @@ test("Members.forward is the mean_logits ensemble of forwardEach", () => {
         const live = native.liveTensors();
         members.forward(x).dispose();
         assert.equal(native.liveTensors(), live, "the members' logits are freed");
-        assert.deepEqual(members.forward(x).toArray(), ensemble("mean_logits", members.forwardEach(x)).toArray());
+        assert.deepEqual(
+          members.forward(x).toArray(),
+          ensemble("mean_logits", members.forwardEach(x)).toArray(),
+        );
       }),
     );
   } finally {
