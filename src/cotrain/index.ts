@@ -1,5 +1,5 @@
 // Co-training: the trainer, evaluation, losses, configuration and checkpoints.
-export { train, NonFiniteLossError, type TrainOptions, type TrainResult, type TrainCallbacks, type EpochInfo } from "./trainer.js";
+export { train, NonFiniteLossError, type TrainInput, type TrainOptions, type TrainResult, type TrainCallbacks, type EpochInfo } from "./trainer.js";
 export { evaluate, evaluateCounts, evalResult, type EvalResult, type EvalCounts, type EvaluateOptions } from "./evaluate.js";
 // The trainer's phases, for a loop of one's own (trainer.ts shows how they compose).
 export { buildRun, closeRun, type Run } from "./run.js";
