@@ -1,5 +1,7 @@
 // The README's library example: co-train two resnet29 members on the embedded CIFAR-10 sample
-// with a callback per epoch, then evaluate the best checkpoint. Run: node dist/examples/cotrain.js [runDir]
+// with a callback per epoch, then print the best epoch's ensemble top-1 (best by ensemble top-1,
+// as the reference's model_best: REFERENCE.md §4). Its weights are the run's `best` checkpoint;
+// `divco eval --run <runDir>` evaluates it. Run: node dist/examples/cotrain.js [runDir]
 import { cotrain } from "divco";
 
 const runDir = process.argv[2] ?? `runs/example-${Date.now()}`;

@@ -4,7 +4,8 @@
 import type { DatasetKind } from "../models/registry.js";
 import type { LrMode } from "../optim/schedule.js";
 import type { DecayGrouping } from "../optim/param_groups.js";
-import type { CotLoss, EnsembleRule } from "./losses.js";
+import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
+import type { CotLoss } from "./losses.js";
 
 export interface TrainConfig {
   /** Architecture name from the registry (`divco summary --list`). */
@@ -63,7 +64,11 @@ export interface TrainConfig {
    */
   concurrentMembers: boolean;
   device: string;
-  /** Mixed precision (autocast + gradient scaling); CUDA only. */
+  /**
+   * Mixed precision (autocast + gradient scaling, on by default in the reference: REFERENCE.md
+   * §6.1). It needs a CUDA device, and this build does not implement it there yet: only false is
+   * accepted (fp32 training).
+   */
   amp: boolean;
   memoryFormat: "channelsLast" | "contiguous";
   /** Keep the checkpoints of the last N epochs besides `last` and `best`. */
@@ -191,7 +196,7 @@ function validate(c: TrainConfig): void {
   oneOf("decayGrouping", ["reference", "no_norm_bias", "all"]);
   oneOf("lrMode", ["cos", "poly", "HTD", "step", "exponential"]);
   oneOf("cotLoss", ["js_divergence", "kl_separate", "none"]);
-  oneOf("ensemble", ["mean_logits", "mean_probs", "max", "geometric"]);
+  oneOf("ensemble", ENSEMBLE_RULES);
   oneOf("memoryFormat", ["channelsLast", "contiguous"]);
   if (c.labelSmoothing >= 1) throw new ConfigError(`labelSmoothing must be below 1, got ${c.labelSmoothing}`);
   if (c.eraseP > 1) throw new ConfigError(`eraseP is a probability, got ${c.eraseP}`);
@@ -199,13 +204,24 @@ function validate(c: TrainConfig): void {
     throw new ConfigError(`warmupEpochs (${c.warmupEpochs}) must be fewer than epochs (${c.epochs}); pass --warmup-epochs to shorten it`);
   }
   if (c.device !== "cpu" && !/^cuda(:\d+)?$/.test(c.device)) throw new ConfigError(`device must be cpu or cuda[:N], got ${c.device}`);
-  if (c.amp && c.device === "cpu") throw new ConfigError("amp (mixed precision) needs a CUDA device (--device cuda); on CPU divco trains in fp32");
-  if (c.amp) throw new ConfigError("amp on CUDA is not implemented yet in this build; train without --amp");
+  if (c.amp) throw new ConfigError(ampRefusal(c.device));
   if (c.concurrentMembers && c.split < 2) throw new ConfigError("concurrentMembers runs S ≥ 2 members side by side; with split 1 there is nothing to run concurrently (drop --concurrent-members)");
   if (c.concurrentMembers && c.device !== "cpu") throw new ConfigError("concurrentMembers is for CPU training; on CUDA the members already share the device (drop --concurrent-members)");
   if (c.data === "sample" && c.dataset !== "cifar10") throw new ConfigError(`data "sample" is the embedded CIFAR-10 sample; dataset must be cifar10`);
   if (c.nesterov && c.optimizer === "SGD" && c.momentum <= 0) throw new ConfigError("nesterov needs momentum > 0 (or pass --no-nesterov)");
   if (!c.runDir) throw new ConfigError("runDir is required (where the config, metrics and checkpoints go)");
+}
+
+/**
+ * Why amp (mixed precision, REFERENCE.md §6.1) is refused on `device`: autocast and gradient
+ * scaling are CUDA features, and this build has not implemented them on CUDA yet either, so
+ * neither message sends the user to a setting that would fail next.
+ */
+function ampRefusal(device: string): string {
+  if (device === "cpu") {
+    return "amp (mixed precision) needs a CUDA device: on CPU divco trains in fp32, and this build does not implement amp on CUDA yet either; train without --amp (amp: false)";
+  }
+  return `amp (mixed precision) on ${device}: this build does not implement autocast and gradient scaling yet; train in fp32 without --amp (amp: false)`;
 }
 
 /** Keys whose change does not alter the computation, so a resumed run may change them. */

@@ -4,9 +4,9 @@ import { inferenceMode } from "../tensor/autograd.js";
 import { scope } from "../tensor/scope.js";
 import type { MemoryFormatName } from "../tensor/dtype.js";
 import type { Members } from "../models/members.js";
+import { ensemble, type EnsembleRule } from "../models/ensemble.js";
 import type { MultiViewLoader } from "../data/loader.js";
 import { crossEntropy } from "../nn/functional.js";
-import { ensemble, type EnsembleRule } from "./losses.js";
 import { labelTensor, viewTensor } from "./batch.js";
 
 export interface EvalResult {
@@ -26,11 +26,30 @@ function correct(scores: Tensor, labels: Tensor, k: number): number {
   return idx.eq(labels.unsqueeze(1)).any(1).sum().item();
 }
 
-export async function evaluate(
-  members: Members,
-  loader: MultiViewLoader,
-  o: { rule?: EnsembleRule; memoryFormat?: MemoryFormatName; device?: string; epoch?: number } = {},
-): Promise<EvalResult> {
+/**
+ * An evaluation's sums: correct predictions (ensemble top-1 and top-5, each member's top-1), the
+ * members' summed cross-entropy and the images seen. Sums, unlike percentages, add up across
+ * shards of the evaluation set (distributed ranks reduce these before evalResult).
+ */
+export interface EvalCounts {
+  top1Correct: number;
+  top5Correct: number;
+  memberCorrect: number[];
+  lossSum: number;
+  images: number;
+}
+
+export interface EvaluateOptions {
+  /** How the members' logits are combined (REFERENCE.md §4); default mean_logits. */
+  rule?: EnsembleRule;
+  memoryFormat?: MemoryFormatName;
+  device?: string;
+  /** The loader epoch to iterate (only matters to a shuffling loader). */
+  epoch?: number;
+}
+
+/** Runs the members in eval mode over `loader` and returns the sums (restores train mode after). */
+export async function evaluateCounts(members: Members, loader: MultiViewLoader, o: EvaluateOptions = {}): Promise<EvalCounts> {
   const wasTraining = members.training;
   members.eval();
   const S = members.split;
@@ -56,13 +75,22 @@ export async function evaluate(
           images += batch.labels.length;
         }),
       );
-      // Give signal handlers and timers a turn (see the same line in trainer.ts).
+      // Give signal handlers and timers a turn (see the same line in epoch.ts).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
     members.train(wasTraining);
   }
-  const pct = (c: number) => (100 * c) / Math.max(images, 1);
-  return { top1: pct(top1), top5: pct(top5), memberTop1: memberTop1.map(pct), loss: loss / Math.max(images, 1), images };
+  return { top1Correct: top1, top5Correct: top5, memberCorrect: memberTop1, lossSum: loss, images };
 }
 
+/** Percentages and the mean loss per image from an evaluation's sums. */
+export function evalResult(c: EvalCounts): EvalResult {
+  const pct = (v: number) => (100 * v) / Math.max(c.images, 1);
+  return { top1: pct(c.top1Correct), top5: pct(c.top5Correct), memberTop1: c.memberCorrect.map(pct), loss: c.lossSum / Math.max(c.images, 1), images: c.images };
+}
+
+/** The ensemble's top-1/top-5 and each member's top-1 (percent) and the mean loss over `loader`. */
+export async function evaluate(members: Members, loader: MultiViewLoader, o: EvaluateOptions = {}): Promise<EvalResult> {
+  return evalResult(await evaluateCounts(members, loader, o));
+}

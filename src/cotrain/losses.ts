@@ -5,7 +5,10 @@
 // detached pairwise KL (`kl_separate`).
 import type { Tensor } from "../tensor/tensor.js";
 import { stack } from "../tensor/creation.js";
-import { crossEntropy, logSoftmax, softmax } from "../nn/functional.js";
+import { crossEntropy, logSoftmax } from "../nn/functional.js";
+// The ensemble rule moved to models/ensemble.ts with the one ensemble function; this re-export
+// serves importers outside cotrain/ (src/cli/eval.ts) until they import it from there.
+export type { EnsembleRule } from "../models/ensemble.js";
 
 export type CotLoss = "js_divergence" | "kl_separate";
 
@@ -101,46 +104,4 @@ export function coTrainingLoss(kind: CotLoss, logits: Tensor[]): Tensor {
 export function coTrainingWeight(epoch: number, weight: number, warmupEpochs: number): number {
   if (warmupEpochs > 0 && epoch < warmupEpochs) return Math.max((weight * Math.floor(epoch)) / warmupEpochs, 0.005);
   return weight;
-}
-
-/** Ensemble rules for evaluation (REFERENCE.md §4): the reference's default is the mean of logits. */
-export type EnsembleRule = "mean_logits" | "mean_probs" | "max" | "geometric";
-
-/** Combines the members' logits [N, C] each into ensemble scores [N, C] (argmax is the prediction). */
-export function ensemble(rule: EnsembleRule, logits: Tensor[]): Tensor {
-  const z = stack(logits, 0);
-  let out: Tensor;
-  switch (rule) {
-    case "mean_logits":
-      out = z.mean(0);
-      break;
-    case "mean_probs": {
-      const p = softmax(z, -1);
-      out = p.mean(0);
-      p.dispose();
-      break;
-    }
-    case "max": {
-      // Element-wise max of probabilities (the reference's is_max_ensemble with softmax).
-      const p = softmax(z, -1);
-      out = p.amax(0);
-      p.dispose();
-      break;
-    }
-    case "geometric": {
-      // exp(mean_i log p_i): the normalised geometric mean's ordering; the reference's test.py
-      // uses sqrt(Π p_i), which ranks classes identically.
-      const lp = logSoftmax(z, -1);
-      const m = lp.mean(0);
-      out = m.exp();
-      lp.dispose();
-      m.dispose();
-      break;
-    }
-    default:
-      z.dispose();
-      throw new RangeError(`unknown ensemble rule "${rule as string}"; use mean_logits, mean_probs, max or geometric`);
-  }
-  z.dispose();
-  return out;
 }

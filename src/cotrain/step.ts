@@ -3,6 +3,7 @@
 import type { Tensor } from "../tensor/tensor.js";
 import type { MemoryFormatName } from "../tensor/dtype.js";
 import type { Members } from "../models/members.js";
+import { ensemble } from "../models/ensemble.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import type { Batch } from "../data/loader.js";
 import { softTargets } from "../data/transforms/targets.js";
@@ -63,12 +64,10 @@ function lossAndBackward(logits: Tensor[], p: Prepared, epoch: number, o: StepOp
   const scaled = o.gradAccumulation > 1 ? loss.div(o.gradAccumulation) : loss;
   scaled.backward();
   const memberCorrect = logits.map((z) => z.detach().argmax(1).eq(p.labels).sum().item());
-  let ensembleCorrect = memberCorrect[0];
-  if (S > 1) {
-    let sum = logits[0].detach();
-    for (let i = 1; i < S; i++) sum = sum.add(logits[i].detach());
-    ensembleCorrect = sum.argmax(1).eq(p.labels).sum().item();
-  }
+  // Training accuracy of the ensemble by the reference's default rule, the mean of the logits
+  // (REFERENCE.md §4); one member is its own ensemble.
+  const ensembleCorrect =
+    S > 1 ? ensemble("mean_logits", logits.map((z) => z.detach())).argmax(1).eq(p.labels).sum().item() : memberCorrect[0];
   return { loss: loss.item(), ce: ce.item(), cot: cot ? cot.item() : 0, cotWeight: cot ? w : 0, memberCorrect, ensembleCorrect };
 }
 

@@ -5,6 +5,7 @@ import { Module } from "../nn/module.js";
 import { ModuleList } from "../nn/layers/containers.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { BuildOptions } from "./registry.js";
+import { ensemble } from "./ensemble.js";
 
 export class Members extends Module {
   readonly models: ModuleList;
@@ -26,19 +27,13 @@ export class Members extends Module {
     return this.models.items.map((m, i) => m.forward(Array.isArray(x) ? x[i] : x));
   }
 
-  /** The ensemble's logits: the mean of the members' logits (the reference's default, §4). */
+  /** The ensemble's logits: the mean of the members' logits (the reference's default, REFERENCE.md §4). */
   forward(x: Tensor): Tensor {
     const outs = this.forwardEach(x);
-    if (outs.length === 1) return outs[0];
-    let sum = outs[0];
-    for (let i = 1; i < outs.length; i++) {
-      const next = sum.add(outs[i]);
-      if (sum !== outs[0]) sum.dispose();
-      sum = next;
+    try {
+      return ensemble("mean_logits", outs);
+    } finally {
+      for (const o of outs) o.dispose();
     }
-    for (const o of outs) o.dispose();
-    const mean = sum.div(outs.length);
-    sum.dispose();
-    return mean;
   }
 }

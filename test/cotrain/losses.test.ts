@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { jsDivergence, klSeparate, sumCrossEntropy, coTrainingWeight, ensemble } from "../../src/cotrain/losses.js";
+import { jsDivergence, klSeparate, sumCrossEntropy, coTrainingWeight } from "../../src/cotrain/losses.js";
 import { LrSchedule, LR_DEFAULTS, type LrMode } from "../../src/optim/schedule.js";
 import { scope, tensor, zeros, type Tensor } from "../../src/tensor/index.js";
 import { fixture, get, assertClose } from "../helpers/engine.js";
@@ -55,17 +55,6 @@ test("co-training weight: per-epoch linear warm-up with the 0.005 floor (REFEREN
   assert.equal(coTrainingWeight(1.7, 0.5, 2), 0.25, "whole epochs only");
   assert.equal(coTrainingWeight(0, 0.5, 0), 0.5, "no warm-up");
 });
-
-test("ensemble rules", () =>
-  scope(() => {
-    const a = tensor([[2, 0, 0]]);
-    const b = tensor([[0, 1, 0]]);
-    assert.deepEqual(ensemble("mean_logits", [a, b]).toArray(), [1, 0.5, 0]);
-    for (const rule of ["mean_probs", "max", "geometric"] as const) {
-      assert.equal(ensemble(rule, [a, b]).argmax(1).item(), 0, rule);
-    }
-    assert.throws(() => ensemble("median" as never, [a, b]), /unknown ensemble rule/);
-  }));
 
 const lrCases = JSON.parse(readFileSync(fileURLToPath(new URL("../../../test/fixtures/cotrain/lr.json", import.meta.url)), "utf8")) as {
   config: { mode: LrMode; init_lr: number; num_epochs: number; iters: number; milestones: number[]; slow_start_epochs: number; slow_start_lr: number; end_lr: number };
