@@ -3,8 +3,9 @@
 // so `divco data ...` never pays for loading libtorch.
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { stdio, type Out } from "./args.js";
 
-type Runner = (argv: string[]) => Promise<number>;
+type Runner = (argv: string[], out: Out) => Promise<number>;
 
 const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = {
   data: { help: "get, check and describe datasets (CIFAR-10/100, SVHN, ImageNet folders)", load: async () => (await import("./data.js")).runData },
@@ -29,18 +30,22 @@ ${Object.entries(COMMANDS)
   .join("\n")}
 `;
 
-export async function main(argv: string[]): Promise<number> {
+/** The names of the subcommands, in the order `divco --help` lists them. */
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+/** Runs `divco <argv>`: 0 ok, 1 failed, 2 usage error (each subcommand documents its own codes). */
+export async function main(argv: string[], out: Out = stdio): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
-    process.stdout.write(USAGE());
+    out.log(USAGE().trimEnd());
     return cmd ? 0 : 2;
   }
-  const entry = COMMANDS[cmd];
+  const entry = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!entry) {
-    process.stderr.write(`divco: unknown command "${cmd}"\n\n${USAGE()}`);
+    out.err(`divco: unknown command "${cmd}" (${COMMAND_NAMES.join(", ")}; see divco --help)`);
     return 2;
   }
-  return (await entry.load())(rest);
+  return (await entry.load())(rest, out);
 }
 
 // Run when executed directly (also through the npm bin symlink).
