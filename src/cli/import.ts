@@ -43,7 +43,7 @@ async function importCheckpoint(values: ValuesOf<typeof IMPORT>, out: Out): Prom
   if (path.resolve(values.from) === path.resolve(values.to)) throw new UsageError("--to must differ from --from");
   const checkOnly = (["split", "dataset", "num-classes"] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
   if (values.extra.length) checkOnly.push("--extra");
-  if (checkOnly.length && !values.arch) throw new UsageError(`${checkOnly.join("/")} only apply with --arch`);
+  if (checkOnly.length && !values.arch) throw new UsageError(`${checkOnly.join("/")} only appl${checkOnly.length > 1 ? "y" : "ies"} with --arch`);
   const check: ArchChoice | undefined = values.arch ? archFromFlags({ ...values, arch: values.arch, split: values.split ?? "1" }) : undefined;
   try {
     const w = readWeights(values.from);
