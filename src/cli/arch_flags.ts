@@ -15,7 +15,8 @@ export const EXTRA_FLAG = {
   type: "string",
   value: "KEY=NUMBER",
   multiple: true,
-  description: "family option (divco summary --list names them), e.g. width=4 for shrunken test models",
+  description:
+    "family option (divco summary --list names them), e.g. width=4 for shrunken test models",
 } as const satisfies StringFlag;
 
 /** The dataset a command uses when none is given: CIFAR-100 for CIFAR architectures (the paper's Table II). */
@@ -28,7 +29,8 @@ export function parseExtra(pairs: readonly string[]): Record<string, number> {
   const extra: Record<string, number> = {};
   for (const kv of pairs) {
     const m = /^([A-Za-z_]\w*)=(.+)$/.exec(kv);
-    if (!m || !Number.isFinite(Number(m[2]))) throw new UsageError(`--extra takes KEY=NUMBER, got "${kv}"`);
+    if (!m || !Number.isFinite(Number(m[2])))
+      throw new UsageError(`--extra takes KEY=NUMBER, got "${kv}"`);
     extra[m[1]] = Number(m[2]);
   }
   return extra;
@@ -46,9 +48,16 @@ export interface ArchChoice {
  * Validates the model-choosing flags: S and the class count are positive integers, and the
  * registry accepts the architecture with that S and dataset (ArchError otherwise, a usage error).
  */
-export function archFromFlags(v: { arch: string; split: string; dataset?: string; "num-classes"?: string; extra?: readonly string[] }): ArchChoice {
+export function archFromFlags(v: {
+  arch: string;
+  split: string;
+  dataset?: string;
+  "num-classes"?: string;
+  extra?: readonly string[];
+}): ArchChoice {
   const split = intFlag("split", v.split);
-  const numClasses = v["num-classes"] === undefined ? undefined : intFlag("num-classes", v["num-classes"]);
+  const numClasses =
+    v["num-classes"] === undefined ? undefined : intFlag("num-classes", v["num-classes"]);
   const extra = parseExtra(v.extra ?? []);
   // The name first, so an unknown one is reported before a default dataset is derived from it.
   const dataset = v.dataset ?? defaultDataset(resolveArch(v.arch));

@@ -80,7 +80,9 @@ type FlagValue<F extends FlagSpec> = F extends BooleanFlag
       ? string
       : string | undefined;
 
-export type FlagValues<F extends Record<string, FlagSpec>> = { -readonly [K in keyof F]: FlagValue<F[K]> };
+export type FlagValues<F extends Record<string, FlagSpec>> = {
+  -readonly [K in keyof F]: FlagValue<F[K]>;
+};
 
 /** The parsed flag values of a declared command: `ValuesOf<typeof INFER>`. */
 export type ValuesOf<S> = S extends CommandSpec<infer F> ? FlagValues<F> : never;
@@ -101,7 +103,9 @@ export class UsageError extends Error {
 const HELP_FLAG: BooleanFlag = { type: "boolean", short: "h", description: "this text" };
 
 /** Declares a command; `const` keeps the literal flag types so the parsed values are typed. */
-export function defineCommand<const F extends Record<string, FlagSpec>>(spec: CommandSpec<F>): CommandSpec<F> {
+export function defineCommand<const F extends Record<string, FlagSpec>>(
+  spec: CommandSpec<F>,
+): CommandSpec<F> {
   const flags = spec.flags as Record<string, FlagSpec>;
   if ("help" in flags) throw new Error(`divco ${spec.name}: --help is added by the parser`);
   const shorts = new Set<string>(["h"]);
@@ -110,14 +114,16 @@ export function defineCommand<const F extends Record<string, FlagSpec>>(spec: Co
       if (shorts.has(f.short)) throw new Error(`divco ${spec.name}: -${f.short} is used twice`);
       shorts.add(f.short);
     }
-    if (f.type === "boolean" && f.negatable && `no-${name}` in flags) throw new Error(`divco ${spec.name}: --no-${name} is declared twice`);
+    if (f.type === "boolean" && f.negatable && `no-${name}` in flags)
+      throw new Error(`divco ${spec.name}: --no-${name} is declared twice`);
   }
   const pos = spec.positionals ?? [];
-  if (pos.slice(0, -1).some((p) => p.variadic)) throw new Error(`divco ${spec.name}: only the last positional can be variadic`);
+  if (pos.slice(0, -1).some((p) => p.variadic))
+    throw new Error(`divco ${spec.name}: only the last positional can be variadic`);
   return spec;
 }
 
-/** A flag is a token the parser reads as a flag (so it cannot be a missing value). */
+/** Whether the parser reads this token as a flag (so it cannot be the value of the flag before it). */
 function looksLikeFlag(token: string, shorts: Map<string, string>): boolean {
   return token.startsWith("--") || (token.length === 2 && token[0] === "-" && shorts.has(token[1]));
 }
@@ -126,10 +132,14 @@ function looksLikeFlag(token: string, shorts: Map<string, string>): boolean {
  * Parses argv against the spec. Returns "help" when --help/-h was given; throws UsageError for an
  * unknown flag, a missing or unexpected value, a missing required flag or a bad positional.
  */
-export function parseArgv<F extends Record<string, FlagSpec>>(spec: CommandSpec<F>, argv: readonly string[]): Parsed<F> | "help" {
+export function parseArgv<F extends Record<string, FlagSpec>>(
+  spec: CommandSpec<F>,
+  argv: readonly string[],
+): Parsed<F> | "help" {
   const flags: Record<string, FlagSpec> = { ...spec.flags, help: HELP_FLAG };
   const shorts = new Map<string, string>();
-  for (const [name, f] of Object.entries(flags)) if (f.short !== undefined) shorts.set(f.short, name);
+  for (const [name, f] of Object.entries(flags))
+    if (f.short !== undefined) shorts.set(f.short, name);
   const values: Record<string, string | boolean | string[] | undefined> = {};
   const negated = new Set<string>();
   const asserted = new Set<string>();
@@ -156,10 +166,12 @@ export function parseArgv<F extends Record<string, FlagSpec>>(spec: CommandSpec<
       if (long === undefined) throw new UsageError(`unknown flag ${token}`);
       name = long;
     }
-    let flag = flags[name];
+    // Own properties only: `--constructor` is an unknown flag, not Object.prototype's.
+    const declared = (n: string) => (Object.hasOwn(flags, n) ? flags[n] : undefined);
+    let flag = declared(name);
     let value = true;
     if (flag === undefined && name.startsWith("no-")) {
-      const base = flags[name.slice(3)];
+      const base = declared(name.slice(3));
       if (base?.type === "boolean" && base.negatable) {
         name = name.slice(3);
         flag = base;
@@ -168,15 +180,18 @@ export function parseArgv<F extends Record<string, FlagSpec>>(spec: CommandSpec<
     }
     if (flag === undefined) throw new UsageError(`unknown flag --${name}`);
     if (flag.type === "boolean") {
-      if (inline !== undefined) throw new UsageError(`--${value ? "" : "no-"}${name} takes no value`);
+      if (inline !== undefined)
+        throw new UsageError(`--${value ? "" : "no-"}${name} takes no value`);
       (value ? asserted : negated).add(name);
-      if (asserted.has(name) && negated.has(name)) throw new UsageError(`--${name} and --no-${name} contradict each other`);
+      if (asserted.has(name) && negated.has(name))
+        throw new UsageError(`--${name} and --no-${name} contradict each other`);
       values[name] = value;
       continue;
     }
     let v = inline;
     if (v === undefined) {
-      if (i + 1 >= argv.length || looksLikeFlag(argv[i + 1], shorts)) throw new UsageError(`--${name} needs a value (${flag.value})`);
+      if (i + 1 >= argv.length || looksLikeFlag(argv[i + 1], shorts))
+        throw new UsageError(`--${name} needs a value (${flag.value})`);
       v = argv[++i];
     }
     if (flag.multiple) ((values[name] ??= []) as string[]).push(v);
@@ -203,10 +218,13 @@ function checkPositionals(specs: readonly PositionalSpec[], given: string[]): vo
   specs.forEach((p, i) => {
     const vals = p.variadic ? given.slice(i) : given.slice(i, i + 1);
     if (vals.length === 0 && p.required) {
-      throw new UsageError(`missing ${p.noun ?? p.name}${p.choices ? ` (${p.choices.join(", ")})` : ""}`);
+      throw new UsageError(
+        `missing ${p.noun ?? p.name}${p.choices ? ` (${p.choices.join(", ")})` : ""}`,
+      );
     }
     for (const v of vals) {
-      if (p.choices && !p.choices.includes(v)) throw new UsageError(`unknown ${p.noun ?? p.name} "${v}" (${p.choices.join(", ")})`);
+      if (p.choices && !p.choices.includes(v))
+        throw new UsageError(`unknown ${p.noun ?? p.name} "${v}" (${p.choices.join(", ")})`);
     }
   });
   const max = specs.at(-1)?.variadic ? Infinity : specs.length;
@@ -218,7 +236,8 @@ function checkPositionals(specs: readonly PositionalSpec[], given: string[]): vo
 
 /** The flag as --help shows it: `-h, --help`, `--arch NAME`, `--[no-]nesterov`. */
 function flagLabel(name: string, f: FlagSpec): string {
-  const long = f.type === "boolean" ? (f.negatable ? `--[no-]${name}` : `--${name}`) : `--${name} ${f.value}`;
+  const long =
+    f.type === "boolean" ? (f.negatable ? `--[no-]${name}` : `--${name}`) : `--${name} ${f.value}`;
   return f.short ? `-${f.short}, ${long}` : long;
 }
 
@@ -234,7 +253,8 @@ export function defaultLabel(f: FlagSpec): string {
 export function usageForms(spec: CommandSpec): string[] {
   if (spec.usage) return [...spec.usage];
   const parts: string[] = [];
-  for (const [name, f] of Object.entries(spec.flags)) if (f.type === "string" && f.required) parts.push(`--${name} ${f.value}`);
+  for (const [name, f] of Object.entries(spec.flags))
+    if (f.type === "string" && f.required) parts.push(`--${name} ${f.value}`);
   for (const p of spec.positionals ?? []) {
     const word = `${p.name}${p.variadic ? " ..." : ""}`;
     parts.push(p.required ? word : `[${word}]`);
@@ -288,7 +308,9 @@ export function formatHelp(spec: CommandSpec): string {
   }));
   const lw = Math.max(...rows.map((r) => r.label.length));
   // The default column (headed "default") only where some flag has one.
-  const dw = rows.some((r) => r.def) ? Math.max("default".length, ...rows.map((r) => r.def.length)) + 2 : 0;
+  const dw = rows.some((r) => r.def)
+    ? Math.max("default".length, ...rows.map((r) => r.def.length)) + 2
+    : 0;
   lines.push("", dw ? `${"Options:".padEnd(lw + 4)}default` : "Options:");
   const indent = lw + 4 + dw;
   for (const r of rows) {
@@ -325,7 +347,8 @@ export async function runCommand<F extends Record<string, FlagSpec>>(
   body: (args: Parsed<F>) => number | Promise<number>,
   opts: RunOptions = {},
 ): Promise<number> {
-  const isUsage = (e: unknown): e is Error => e instanceof UsageError || (opts.usageErrors ?? []).some((c) => e instanceof c);
+  const isUsage = (e: unknown): e is Error =>
+    e instanceof UsageError || (opts.usageErrors ?? []).some((c) => e instanceof c);
   let parsed: Parsed<F> | "help";
   try {
     parsed = parseArgv(spec, argv);
@@ -349,7 +372,9 @@ export async function runCommand<F extends Record<string, FlagSpec>>(
 export function intFlag(flag: string, raw: string, min = 1): number {
   const n = Number(raw);
   if (raw.trim() === "" || !Number.isInteger(n) || n < min) {
-    throw new UsageError(`--${flag} takes ${min === 1 ? "a positive integer" : `an integer ≥ ${min}`}, got "${raw}"`);
+    throw new UsageError(
+      `--${flag} takes ${min === 1 ? "a positive integer" : `an integer ≥ ${min}`}, got "${raw}"`,
+    );
   }
   return n;
 }

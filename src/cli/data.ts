@@ -28,12 +28,27 @@ check  Validate local files: sizes, label ranges, class counts (imagenet: D/trai
 info   Known datasets, where they are looked for, whether they are present, and the
        embedded CIFAR-10 sample.`,
   positionals: [
-    { name: "COMMAND", noun: "subcommand", required: true, choices: ["get", "check", "info"], description: "what to do" },
+    {
+      name: "COMMAND",
+      noun: "subcommand",
+      required: true,
+      choices: ["get", "check", "info"],
+      description: "what to do",
+    },
     { name: "DATASET", description: "the dataset (get, check)" },
   ],
   flags: {
-    dir: { type: "string", value: "D", defaultText: "$DIVCO_DATA", description: "dataset directory or data root (without $DIVCO_DATA: ~/.cache/divco/data)" },
-    archive: { type: "string", value: "FILE", description: "get: extract this already downloaded .tar.gz instead of downloading" },
+    dir: {
+      type: "string",
+      value: "D",
+      defaultText: "$DIVCO_DATA",
+      description: "dataset directory or data root (without $DIVCO_DATA: ~/.cache/divco/data)",
+    },
+    archive: {
+      type: "string",
+      value: "FILE",
+      description: "get: extract this already downloaded .tar.gz instead of downloading",
+    },
   },
   notes: "Exit codes: 0 ok, 1 data problem (missing, corrupt, checksum, network), 2 usage error.",
 });
@@ -42,14 +57,26 @@ const CIFAR: Record<string, CifarSpec> = { cifar10: CIFAR10, cifar100: CIFAR100 
 
 export async function runData(argv: string[], out: Out = stdio): Promise<number> {
   // `divco data help` is --help, as in the usage text of older versions.
-  return runCommand(DATA, argv[0] === "help" ? ["--help"] : argv, out, async ({ values, positionals }) => {
-    const [sub, name] = positionals;
-    if (values.archive !== undefined && sub !== "get") throw new UsageError(`--archive only applies to "get"`);
-    return data(sub, name, values.dir, values.archive, out);
-  });
+  return runCommand(
+    DATA,
+    argv[0] === "help" ? ["--help"] : argv,
+    out,
+    async ({ values, positionals }) => {
+      const [sub, name] = positionals;
+      if (values.archive !== undefined && sub !== "get")
+        throw new UsageError(`--archive only applies to "get"`);
+      return data(sub, name, values.dir, values.archive, out);
+    },
+  );
 }
 
-async function data(sub: string, name: string | undefined, dir: string | undefined, archive: string | undefined, out: Out): Promise<number> {
+async function data(
+  sub: string,
+  name: string | undefined,
+  dir: string | undefined,
+  archive: string | undefined,
+  out: Out,
+): Promise<number> {
   try {
     switch (sub) {
       case "get": {

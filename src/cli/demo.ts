@@ -4,7 +4,15 @@
 // runs stay in the run directory (config, metrics, TensorBoard events, checkpoints).
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import { defineCommand, intFlag, runCommand, stdio, UsageError, type Out, type ValuesOf } from "./args.js";
+import {
+  defineCommand,
+  intFlag,
+  runCommand,
+  stdio,
+  UsageError,
+  type Out,
+  type ValuesOf,
+} from "./args.js";
 import { train, type TrainResult } from "../cotrain/trainer.js";
 import { ConfigError } from "../cotrain/config.js";
 import { create, resolveArch, ArchError } from "../models/registry.js";
@@ -18,39 +26,85 @@ export const DEMO = defineCommand({
 sample (2000 training images, the 1000 bit-exact test images), offline, and compares them.
 Takes about 2½ minutes on 2 cores with the defaults (measured: 68 s + 94 s).`,
   flags: {
-    "run-dir": { type: "string", value: "DIR", defaultText: "runs/demo-<time>", description: "where both runs are written (must not exist)" },
-    arch: { type: "string", value: "NAME", default: "resnet29", description: "architecture (divco summary --list)" },
-    epochs: { type: "string", value: "N", default: "3", description: "training epochs of each run" },
-    split: { type: "string", value: "S", default: "2", description: "members of the divided run (≥ 2; compared with S=1)" },
-    threads: { type: "string", value: "N", default: "0", description: "intra-op CPU threads (0 = all cores)" },
+    "run-dir": {
+      type: "string",
+      value: "DIR",
+      defaultText: "runs/demo-<time>",
+      description: "where both runs are written (must not exist)",
+    },
+    arch: {
+      type: "string",
+      value: "NAME",
+      default: "resnet29",
+      description: "architecture (divco summary --list)",
+    },
+    epochs: {
+      type: "string",
+      value: "N",
+      default: "3",
+      description: "training epochs of each run",
+    },
+    split: {
+      type: "string",
+      value: "S",
+      default: "2",
+      description: "members of the divided run (≥ 2; compared with S=1)",
+    },
+    threads: {
+      type: "string",
+      value: "N",
+      default: "0",
+      description: "intra-op CPU threads (0 = all cores)",
+    },
   },
 });
 
 export async function runDemo(argv: string[], out: Out = stdio): Promise<number> {
-  return runCommand(DEMO, argv, out, (args) => demo(args.values, out), { usageErrors: [ArchError, ConfigError] });
+  return runCommand(DEMO, argv, out, (args) => demo(args.values, out), {
+    usageErrors: [ArchError, ConfigError],
+  });
 }
 
 async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   const arch = values.arch;
   const epochs = intFlag("epochs", values.epochs);
   const split = Number(values.split);
-  if (!Number.isInteger(split) || split < 2) throw new UsageError(`--split must be an integer ≥ 2 (it is compared with S=1), got ${values.split}`);
+  if (!Number.isInteger(split) || split < 2)
+    throw new UsageError(
+      `--split must be an integer ≥ 2 (it is compared with S=1), got ${values.split}`,
+    );
   const threads = intFlag("threads", values.threads, 0);
   for (const s of [1, split]) resolveArch(arch, { split: s, dataset: "cifar10" });
-  const runDir = values["run-dir"] ?? join("runs", `demo-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  if (existsSync(runDir)) throw new UsageError(`${runDir} already exists; choose another --run-dir`);
-  out.log(`divco demo: ${arch}, S=1 vs S=${split}, ${epochs} epochs on the embedded CIFAR-10 sample → ${runDir}`);
+  const runDir =
+    values["run-dir"] ?? join("runs", `demo-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+  if (existsSync(runDir))
+    throw new UsageError(`${runDir} already exists; choose another --run-dir`);
+  out.log(
+    `divco demo: ${arch}, S=1 vs S=${split}, ${epochs} epochs on the embedded CIFAR-10 sample → ${runDir}`,
+  );
   // The reference's CIFAR-10 recipe (REFERENCE.md §6.2) with a schedule short enough for a demo:
   // one warm-up epoch, cosine to end_lr, co-training weight warmed up over half the epochs.
   const common = {
-    arch, dataset: "cifar10" as const, data: "sample", epochs, batchSize: 64, evalBatchSize: 200,
-    warmupEpochs: 1, cotWarmupEpochs: Math.max(1, Math.floor(epochs / 2)), keepLast: 0, workers: 1,
-    threads, seed: 0,
+    arch,
+    dataset: "cifar10" as const,
+    data: "sample",
+    epochs,
+    batchSize: 64,
+    evalBatchSize: 200,
+    warmupEpochs: 1,
+    cotWarmupEpochs: Math.max(1, Math.floor(epochs / 2)),
+    keepLast: 0,
+    workers: 1,
+    threads,
+    seed: 0,
   };
   const results: { split: number; r: TrainResult; seconds: number }[] = [];
   for (const s of [1, split]) {
     const t0 = performance.now();
-    const r = await train({ ...common, split: s, runDir: join(runDir, `S${s}`) }, { handleSigint: true });
+    const r = await train(
+      { ...common, split: s, runDir: join(runDir, `S${s}`) },
+      { handleSigint: true },
+    );
     results.push({ split: s, r, seconds: (performance.now() - t0) / 1000 });
     if (r.status === "interrupted") return 130;
   }
@@ -69,11 +123,23 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
       time: `${seconds.toFixed(0)} s`,
     };
   });
-  const head = { model: "model", params: "params", macs: "MACs", ensemble: "top-1 (last)", best: "best", members: "members top-1", time: "time" };
+  const head = {
+    model: "model",
+    params: "params",
+    macs: "MACs",
+    ensemble: "top-1 (last)",
+    best: "best",
+    members: "members top-1",
+    time: "time",
+  };
   const cols = Object.keys(head) as (keyof typeof head)[];
-  const width = Object.fromEntries(cols.map((c) => [c, Math.max(head[c].length, ...rows.map((r) => r[c].length))]));
+  const width = Object.fromEntries(
+    cols.map((c) => [c, Math.max(head[c].length, ...rows.map((r) => r[c].length))]),
+  );
   const line = (r: typeof head) => cols.map((c) => r[c].padEnd(width[c])).join("  ");
   out.log(`\n${line(head)}\n${rows.map(line).join("\n")}\n`);
-  out.log(`Runs: ${join(runDir, "S1")}, ${join(runDir, `S${split}`)} (metrics.csv, tensorboard/, checkpoints/)`);
+  out.log(
+    `Runs: ${join(runDir, "S1")}, ${join(runDir, `S${split}`)} (metrics.csv, tensorboard/, checkpoints/)`,
+  );
   return 0;
 }

@@ -3,7 +3,15 @@
 // Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.
 import { join } from "node:path";
 import { readFileSync, existsSync } from "node:fs";
-import { defineCommand, intFlag, runCommand, stdio, UsageError, type Out, type ValuesOf } from "./args.js";
+import {
+  defineCommand,
+  intFlag,
+  runCommand,
+  stdio,
+  UsageError,
+  type Out,
+  type ValuesOf,
+} from "./args.js";
 import { create, resolveArch, ArchError, type DatasetKind } from "../models/registry.js";
 import { loadCheckpoint } from "../cotrain/checkpoint.js";
 import { evaluate } from "../cotrain/evaluate.js";
@@ -15,7 +23,12 @@ import type { TrainConfig } from "../cotrain/config.js";
 import type { EnsembleRule } from "../cotrain/losses.js";
 import "../models/index.js";
 
-const ENSEMBLE_RULES = ["mean_logits", "mean_probs", "max", "geometric"] as const satisfies readonly EnsembleRule[];
+const ENSEMBLE_RULES = [
+  "mean_logits",
+  "mean_probs",
+  "max",
+  "geometric",
+] as const satisfies readonly EnsembleRule[];
 
 export const EVAL = defineCommand({
   name: "eval",
@@ -24,19 +37,63 @@ export const EVAL = defineCommand({
     "--run DIR [--checkpoint best|last|epoch-NNNN] [options]",
     "--weights W.safetensors --arch NAME --split S --dataset D --data DIR [options]",
   ],
-  description: "Evaluates the ensemble (top-1, top-5) and every member (top-1) on a split of the dataset.",
+  description:
+    "Evaluates the ensemble (top-1, top-5) and every member (top-1) on a split of the dataset.",
   flags: {
-    run: { type: "string", value: "DIR", description: "a run directory of divco train (model, dataset and data from its config)" },
-    checkpoint: { type: "string", value: "NAME", default: "best", description: "which checkpoint of --run: best, last or epoch-NNNN" },
-    weights: { type: "string", value: "W", description: "a weights file instead of a run (with --arch, --split, --dataset)" },
+    run: {
+      type: "string",
+      value: "DIR",
+      description: "a run directory of divco train (model, dataset and data from its config)",
+    },
+    checkpoint: {
+      type: "string",
+      value: "NAME",
+      default: "best",
+      description: "which checkpoint of --run: best, last or epoch-NNNN",
+    },
+    weights: {
+      type: "string",
+      value: "W",
+      description: "a weights file instead of a run (with --arch, --split, --dataset)",
+    },
     arch: { type: "string", value: "NAME", description: "architecture of --weights" },
     split: { type: "string", value: "S", description: "number of members of --weights" },
-    dataset: { type: "string", value: "D", description: "dataset of --weights: cifar10, cifar100, svhn or imagenet" },
-    data: { type: "string", value: "DIR", defaultText: "the run's", description: 'dataset directory, or "sample" for the embedded CIFAR-10 sample' },
-    on: { type: "string", value: "SPLIT", default: "test", description: "which split of the dataset: test or train" },
-    "eval-limit": { type: "string", value: "N", default: "0", description: "only the first N records, 0 = all (CIFAR-10 test records 0–999 are the bit-exact ones)" },
-    ensemble: { type: "string", value: "RULE", defaultText: "the run's", description: `how members are combined: ${ENSEMBLE_RULES.join(", ")} (REFERENCE.md §4)` },
-    "batch-size": { type: "string", value: "N", default: "200", description: "evaluation batch size" },
+    dataset: {
+      type: "string",
+      value: "D",
+      description: "dataset of --weights: cifar10, cifar100, svhn or imagenet",
+    },
+    data: {
+      type: "string",
+      value: "DIR",
+      defaultText: "the run's",
+      description: 'dataset directory, or "sample" for the embedded CIFAR-10 sample',
+    },
+    on: {
+      type: "string",
+      value: "SPLIT",
+      default: "test",
+      description: "which split of the dataset: test or train",
+    },
+    "eval-limit": {
+      type: "string",
+      value: "N",
+      default: "0",
+      description:
+        "only the first N records, 0 = all (CIFAR-10 test records 0–999 are the bit-exact ones)",
+    },
+    ensemble: {
+      type: "string",
+      value: "RULE",
+      defaultText: "the run's",
+      description: `how members are combined: ${ENSEMBLE_RULES.join(", ")} (REFERENCE.md §4)`,
+    },
+    "batch-size": {
+      type: "string",
+      value: "N",
+      default: "200",
+      description: "evaluation batch size",
+    },
     json: { type: "boolean", description: "print one JSON object" },
   },
   notes: "Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.",
@@ -57,26 +114,48 @@ function target(values: ValuesOf<typeof EVAL>): Target {
     throw new UsageError(`--ensemble must be one of ${ENSEMBLE_RULES.join(", ")}, got "${rule}"`);
   }
   if (values.run !== undefined) {
-    const given = (["weights", "arch", "split", "dataset"] as const).filter((k) => values[k] !== undefined);
-    if (given.length) throw new UsageError(`--run takes the model from the run; drop ${given.map((k) => `--${k}`).join(", ")}`);
+    const given = (["weights", "arch", "split", "dataset"] as const).filter(
+      (k) => values[k] !== undefined,
+    );
+    if (given.length)
+      throw new UsageError(
+        `--run takes the model from the run; drop ${given.map((k) => `--${k}`).join(", ")}`,
+      );
     const cfgPath = join(values.run, "config.json");
-    if (!existsSync(cfgPath)) throw new UsageError(`${values.run} is not a divco run directory (no config.json)`);
+    if (!existsSync(cfgPath))
+      throw new UsageError(`${values.run} is not a divco run directory (no config.json)`);
     const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
-    return { arch: cfg.arch, split: cfg.split, dataset: cfg.dataset, data: values.data ?? cfg.data, rule: (rule ?? cfg.ensemble) as EnsembleRule };
+    return {
+      arch: cfg.arch,
+      split: cfg.split,
+      dataset: cfg.dataset,
+      data: values.data ?? cfg.data,
+      rule: (rule ?? cfg.ensemble) as EnsembleRule,
+    };
   }
-  if (!values.weights || !values.arch || !values.split || !values.dataset) throw new UsageError("give --run DIR, or --weights with --arch, --split and --dataset");
+  if (!values.weights || !values.arch || !values.split || !values.dataset)
+    throw new UsageError("give --run DIR, or --weights with --arch, --split and --dataset");
   const split = intFlag("split", values.split);
   resolveArch(values.arch, { split, dataset: values.dataset });
-  return { arch: values.arch, split, dataset: values.dataset as DatasetKind, data: values.data ?? "", rule: (rule ?? "mean_logits") as EnsembleRule };
+  return {
+    arch: values.arch,
+    split,
+    dataset: values.dataset as DatasetKind,
+    data: values.data ?? "",
+    rule: (rule ?? "mean_logits") as EnsembleRule,
+  };
 }
 
 export async function runEval(argv: string[], out: Out = stdio): Promise<number> {
-  return runCommand(EVAL, argv, out, (args) => evalCommand(args.values, out), { usageErrors: [ArchError] });
+  return runCommand(EVAL, argv, out, (args) => evalCommand(args.values, out), {
+    usageErrors: [ArchError],
+  });
 }
 
 async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<number> {
   const { arch, split, dataset, data, rule } = target(values);
-  if (values.on !== "test" && values.on !== "train") throw new UsageError(`--on must be test or train, got ${values.on}`);
+  if (values.on !== "test" && values.on !== "train")
+    throw new UsageError(`--on must be test or train, got ${values.on}`);
   const limit = intFlag("eval-limit", values["eval-limit"], 0);
   const batchSize = intFlag("batch-size", values["batch-size"]);
   const members = create(arch, { split, dataset });
@@ -91,7 +170,12 @@ async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<num
         for (const t of tensors.values()) t.dispose();
       }
     }
-    const sets = openDatasets({ dataset, data, evalLimit: values.on === "test" ? limit : 0, trainLimit: values.on === "train" ? limit : 0 });
+    const sets = openDatasets({
+      dataset,
+      data,
+      evalLimit: values.on === "test" ? limit : 0,
+      trainLimit: values.on === "train" ? limit : 0,
+    });
     const loader = new MultiViewLoader({
       dataset: values.on === "test" ? sets.test : sets.train,
       augment: presetAugmentation(dataset, { train: false }),
@@ -103,9 +187,12 @@ async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<num
     });
     try {
       const r = await evaluate(members, loader, { rule });
-      if (values.json) out.log(JSON.stringify({ arch, split, dataset, on: values.on, ensemble: rule, ...r }));
+      if (values.json)
+        out.log(JSON.stringify({ arch, split, dataset, on: values.on, ensemble: rule, ...r }));
       else {
-        out.log(`${arch} S=${split} on ${dataset} ${values.on} (${r.images} images, ensemble ${rule})`);
+        out.log(
+          `${arch} S=${split} on ${dataset} ${values.on} (${r.images} images, ensemble ${rule})`,
+        );
         out.log(`  ensemble top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%`);
         r.memberTop1.forEach((v, i) => out.log(`  member ${i} top-1 ${v.toFixed(2)}%`));
       }

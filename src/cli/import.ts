@@ -25,32 +25,71 @@ With --arch the weights are first loaded strictly into that model; nothing is wr
 unless every key and shape fits.`,
   flags: {
     from: { type: "string", value: "FILE", required: true, description: "the PyTorch checkpoint" },
-    to: { type: "string", value: "FILE", required: true, description: "the safetensors file to write" },
-    arch: { type: "string", value: "NAME", description: "check the weights against this architecture" },
-    split: { type: "string", value: "S", defaultText: "1", description: "number of members (with --arch)" },
-    dataset: { type: "string", value: "D", defaultText: "by arch", description: "cifar10, cifar100, svhn or imagenet (with --arch); cifar100 for CIFAR archs, else imagenet" },
+    to: {
+      type: "string",
+      value: "FILE",
+      required: true,
+      description: "the safetensors file to write",
+    },
+    arch: {
+      type: "string",
+      value: "NAME",
+      description: "check the weights against this architecture",
+    },
+    split: {
+      type: "string",
+      value: "S",
+      defaultText: "1",
+      description: "number of members (with --arch)",
+    },
+    dataset: {
+      type: "string",
+      value: "D",
+      defaultText: "by arch",
+      description:
+        "cifar10, cifar100, svhn or imagenet (with --arch); cifar100 for CIFAR archs, else imagenet",
+    },
     "num-classes": { ...NUM_CLASSES_FLAG, description: "classifier outputs (with --arch)" },
-    extra: { ...EXTRA_FLAG, description: "family option of the checked model (with --arch), e.g. width=4" },
+    extra: {
+      ...EXTRA_FLAG,
+      description: "family option of the checked model (with --arch), e.g. width=4",
+    },
   },
   notes: "Exit codes: 0 ok, 1 bad checkpoint or weights that do not fit, 2 usage error.",
 });
 
 export async function runImport(argv: string[], out: Out = stdio): Promise<number> {
-  return runCommand(IMPORT, argv, out, (args) => importCheckpoint(args.values, out), { usageErrors: [ArchError] });
+  return runCommand(IMPORT, argv, out, (args) => importCheckpoint(args.values, out), {
+    usageErrors: [ArchError],
+  });
 }
 
 async function importCheckpoint(values: ValuesOf<typeof IMPORT>, out: Out): Promise<number> {
-  if (path.resolve(values.from) === path.resolve(values.to)) throw new UsageError("--to must differ from --from");
-  const checkOnly = (["split", "dataset", "num-classes"] as const).filter((k) => values[k] !== undefined).map((k) => `--${k}`);
+  if (path.resolve(values.from) === path.resolve(values.to))
+    throw new UsageError("--to must differ from --from");
+  const checkOnly = (["split", "dataset", "num-classes"] as const)
+    .filter((k) => values[k] !== undefined)
+    .map((k) => `--${k}`);
   if (values.extra.length) checkOnly.push("--extra");
-  if (checkOnly.length && !values.arch) throw new UsageError(`${checkOnly.join("/")} only appl${checkOnly.length > 1 ? "y" : "ies"} with --arch`);
-  const check: ArchChoice | undefined = values.arch ? archFromFlags({ ...values, arch: values.arch, split: values.split ?? "1" }) : undefined;
+  if (checkOnly.length && !values.arch)
+    throw new UsageError(
+      `${checkOnly.join("/")} only appl${checkOnly.length > 1 ? "y" : "ies"} with --arch`,
+    );
+  const check: ArchChoice | undefined = values.arch
+    ? archFromFlags({ ...values, arch: values.arch, split: values.split ?? "1" })
+    : undefined;
   try {
     const w = readWeights(values.from);
-    if (w.format !== "pytorch") throw new Error(`${values.from}: already a safetensors file (nothing to import)`);
+    if (w.format !== "pytorch")
+      throw new Error(`${values.from}: already a safetensors file (nothing to import)`);
     let tensors = w.tensors;
     if (check) {
-      const members = create(check.entry.name, { split: check.split, dataset: check.dataset, numClasses: check.numClasses, extra: check.extra });
+      const members = create(check.entry.name, {
+        split: check.split,
+        dataset: check.dataset,
+        numClasses: check.numClasses,
+        extra: check.extra,
+      });
       try {
         loadMembers(members, tensors, values.from);
       } finally {
@@ -60,11 +99,18 @@ async function importCheckpoint(values: ValuesOf<typeof IMPORT>, out: Out): Prom
     }
     const metadata: Record<string, string> = { source: path.basename(values.from), format: "pt" };
     for (const [k, v] of Object.entries(w.info)) if (v !== null) metadata[k] = String(v);
-    if (check) Object.assign(metadata, { arch: check.entry.name, split: String(check.split), dataset: check.dataset });
+    if (check)
+      Object.assign(metadata, {
+        arch: check.entry.name,
+        split: String(check.split),
+        dataset: check.dataset,
+      });
     saveSafetensorsSync(values.to, tensors, metadata);
     let n = 0;
     for (const r of tensors.values()) n += r.shape.reduce((a, b) => a * b, 1);
-    out.log(`wrote ${values.to}: ${tensors.size} tensors, ${n.toLocaleString("en-US")} values${check ? ` (checked against ${check.entry.name} S=${check.split})` : ""}`);
+    out.log(
+      `wrote ${values.to}: ${tensors.size} tensors, ${n.toLocaleString("en-US")} values${check ? ` (checked against ${check.entry.name} S=${check.split})` : ""}`,
+    );
     return 0;
   } catch (e) {
     out.err(`divco import: ${(e as Error).message}`);

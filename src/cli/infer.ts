@@ -26,17 +26,43 @@ logits, REFERENCE.md §4) and its predictions as JSON:
   {arch, split, dataset, num_classes, input: {file, key, shape}, ensemble_rule,
    members: S × N × C, ensemble: N × C, predictions: N}`,
   flags: {
-    arch: { type: "string", value: "NAME", required: true, description: "architecture (divco summary --list)" },
+    arch: {
+      type: "string",
+      value: "NAME",
+      required: true,
+      description: "architecture (divco summary --list)",
+    },
     split: { type: "string", value: "S", required: true, description: "number of members" },
-    dataset: { type: "string", value: "D", required: true, description: "cifar10, cifar100, svhn or imagenet" },
-    weights: { type: "string", value: "W", required: true, description: "safetensors (divco import) or a PyTorch checkpoint" },
-    input: { type: "string", value: "X", required: true, description: "safetensors holding an N×3×H×W float tensor (normalised images)" },
-    key: { type: "string", value: "NAME", defaultText: "the only one", description: "which tensor of X" },
+    dataset: {
+      type: "string",
+      value: "D",
+      required: true,
+      description: "cifar10, cifar100, svhn or imagenet",
+    },
+    weights: {
+      type: "string",
+      value: "W",
+      required: true,
+      description: "safetensors (divco import) or a PyTorch checkpoint",
+    },
+    input: {
+      type: "string",
+      value: "X",
+      required: true,
+      description: "safetensors holding an N×3×H×W float tensor (normalised images)",
+    },
+    key: {
+      type: "string",
+      value: "NAME",
+      defaultText: "the only one",
+      description: "which tensor of X",
+    },
     "num-classes": NUM_CLASSES_FLAG,
     extra: EXTRA_FLAG,
     output: { type: "string", value: "Y", required: true, description: "the JSON file to write" },
   },
-  notes: "Exit codes: 0 ok, 1 bad weights or input, 2 usage error (flags, architecture, S, dataset).",
+  notes:
+    "Exit codes: 0 ok, 1 bad weights or input, 2 usage error (flags, architecture, S, dataset).",
 });
 
 function rows(t: Tensor): number[][] {
@@ -46,7 +72,9 @@ function rows(t: Tensor): number[][] {
 }
 
 export async function runInfer(argv: string[], out: Out = stdio): Promise<number> {
-  return runCommand(INFER, argv, out, (args) => infer(args.values, out), { usageErrors: [ArchError] });
+  return runCommand(INFER, argv, out, (args) => infer(args.values, out), {
+    usageErrors: [ArchError],
+  });
 }
 
 async function infer(values: ValuesOf<typeof INFER>, out: Out): Promise<number> {
@@ -64,11 +92,21 @@ async function infer(values: ValuesOf<typeof INFER>, out: Out): Promise<number> 
     const input = readSafetensors(values.input);
     const keys = [...input.tensors.keys()];
     const key = values.key ?? (keys.length === 1 ? keys[0] : undefined);
-    if (key === undefined) throw new Error(`${values.input} holds ${keys.length} tensors (${keys.slice(0, 10).join(", ")}); choose one with --key`);
+    if (key === undefined)
+      throw new Error(
+        `${values.input} holds ${keys.length} tensors (${keys.slice(0, 10).join(", ")}); choose one with --key`,
+      );
     const rec = input.tensors.get(key);
-    if (!rec) throw new Error(`${values.input} has no tensor "${key}"; it has ${keys.slice(0, 10).join(", ")}`);
-    if (rec.dtype !== "f32" && rec.dtype !== "f64") throw new Error(`${values.input}: "${key}" is ${rec.dtype}; give normalised float images (f32)`);
-    if (rec.shape.length !== 4 || rec.shape[1] !== 3) throw new Error(`${values.input}: "${key}" has shape [${rec.shape}]; expected N×3×H×W`);
+    if (!rec)
+      throw new Error(
+        `${values.input} has no tensor "${key}"; it has ${keys.slice(0, 10).join(", ")}`,
+      );
+    if (rec.dtype !== "f32" && rec.dtype !== "f64")
+      throw new Error(
+        `${values.input}: "${key}" is ${rec.dtype}; give normalised float images (f32)`,
+      );
+    if (rec.shape.length !== 4 || rec.shape[1] !== 3)
+      throw new Error(`${values.input}: "${key}" has shape [${rec.shape}]; expected N×3×H×W`);
     members.eval();
     const result = noGrad(() => {
       const raw = recordToTensor(rec);
@@ -81,7 +119,11 @@ async function infer(values: ValuesOf<typeof INFER>, out: Out): Promise<number> 
         const ensemble = sum.div(outs.length);
         sum.dispose();
         const pred = ensemble.argmax(1);
-        const res = { members: outs.map(rows), ensemble: rows(ensemble), predictions: pred.toArray() };
+        const res = {
+          members: outs.map(rows),
+          ensemble: rows(ensemble),
+          predictions: pred.toArray(),
+        };
         for (const t of [...outs, ensemble, pred]) t.dispose();
         return res;
       } finally {
@@ -89,13 +131,18 @@ async function infer(values: ValuesOf<typeof INFER>, out: Out): Promise<number> 
       }
     });
     const doc = {
-      arch: entry.name, split, dataset, num_classes: members.options.numClasses,
+      arch: entry.name,
+      split,
+      dataset,
+      num_classes: members.options.numClasses,
       input: { file: values.input, key, shape: rec.shape },
       ensemble_rule: "mean of logits",
       ...result,
     };
     writeFileAtomicSync(values.output, new TextEncoder().encode(JSON.stringify(doc) + "\n"));
-    out.log(`wrote ${values.output}: ${split} member(s) × ${rec.shape[0]} image(s) × ${members.options.numClasses} classes`);
+    out.log(
+      `wrote ${values.output}: ${split} member(s) × ${rec.shape[0]} image(s) × ${members.options.numClasses} classes`,
+    );
     return 0;
   } catch (e) {
     out.err(`divco infer: ${(e as Error).message}`);

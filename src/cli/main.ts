@@ -8,15 +8,42 @@ import { stdio, type Out } from "./args.js";
 type Runner = (argv: string[], out: Out) => Promise<number>;
 
 const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = {
-  data: { help: "get, check and describe datasets (CIFAR-10/100, SVHN, ImageNet folders)", load: async () => (await import("./data.js")).runData },
-  summary: { help: "params and MACs of an architecture divided into S members", load: async () => (await import("./summary.js")).runSummary },
-  import: { help: "convert a PyTorch checkpoint (.pth) to safetensors", load: async () => (await import("./import.js")).runImport },
-  infer: { help: "run a divided model on a stored tensor batch (members + ensemble logits)", load: async () => (await import("./infer.js")).runInfer },
-  train: { help: "co-train S members of an architecture (resumable run directories)", load: async () => (await import("./train.js")).runTrain },
-  demo: { help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~3 min)", load: async () => (await import("./demo.js")).runDemo },
-  eval: { help: "evaluate a run's checkpoint or a weights file (ensemble and members)", load: async () => (await import("./eval.js")).runEval },
-  report: { help: "per-epoch result tables of run directories, and final accuracy over seeds", load: async () => (await import("./report.js")).runReport },
-  info: { help: "the engine's build: libtorch version, threads, devices", load: async () => (await import("./info.js")).runInfo },
+  data: {
+    help: "get, check and describe datasets (CIFAR-10/100, SVHN, ImageNet folders)",
+    load: async () => (await import("./data.js")).runData,
+  },
+  summary: {
+    help: "params and MACs of an architecture divided into S members",
+    load: async () => (await import("./summary.js")).runSummary,
+  },
+  import: {
+    help: "convert a PyTorch checkpoint (.pth) to safetensors",
+    load: async () => (await import("./import.js")).runImport,
+  },
+  infer: {
+    help: "run a divided model on a stored tensor batch (members + ensemble logits)",
+    load: async () => (await import("./infer.js")).runInfer,
+  },
+  train: {
+    help: "co-train S members of an architecture (resumable run directories)",
+    load: async () => (await import("./train.js")).runTrain,
+  },
+  demo: {
+    help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~3 min)",
+    load: async () => (await import("./demo.js")).runDemo,
+  },
+  eval: {
+    help: "evaluate a run's checkpoint or a weights file (ensemble and members)",
+    load: async () => (await import("./eval.js")).runEval,
+  },
+  report: {
+    help: "per-epoch result tables of run directories, and final accuracy over seeds",
+    load: async () => (await import("./report.js")).runReport,
+  },
+  info: {
+    help: "the engine's build: libtorch version, threads, devices",
+    load: async () => (await import("./info.js")).runInfo,
+  },
 };
 
 const USAGE = () =>

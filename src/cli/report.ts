@@ -32,7 +32,10 @@ export async function runReport(argv: string[], out: Out = stdio): Promise<numbe
         if (statSync(p).isDirectory() && existsSync(join(p, "config.json"))) dirs.push(p);
       }
     }
-    if (dirs.length === 0) throw new UsageError("give --run DIR or --under DIR (with run directories in it), or run directories as arguments");
+    if (dirs.length === 0)
+      throw new UsageError(
+        "give --run DIR or --under DIR (with run directories in it), or run directories as arguments",
+      );
     let runs;
     try {
       runs = dirs.map(readRun);

@@ -20,8 +20,16 @@ bit-exactly. A preset fills the reference's recipe for the dataset/architecture/
 overrides it, and the resolved values are written to config.json. Section numbers (§) refer to
 REFERENCE.md.`,
   flags: {
-    resume: { type: "string", value: "DIR", description: "continue the run in DIR (only --epochs, --workers, --keep-last may change)" },
-    config: { type: "string", value: "FILE", description: "JSON object of the options below (camelCase keys); flags override it" },
+    resume: {
+      type: "string",
+      value: "DIR",
+      description: "continue the run in DIR (only --epochs, --workers, --keep-last may change)",
+    },
+    config: {
+      type: "string",
+      value: "FILE",
+      description: "JSON object of the options below (camelCase keys); flags override it",
+    },
     ...configFlags(),
   },
   notes: `* the preset for the dataset, architecture and epochs may replace this default (REFERENCE.md §6).
@@ -40,14 +48,17 @@ export async function runTrain(argv: string[], out: Out = stdio): Promise<number
       const resume = typeof values.resume === "string";
       const runDir = resume ? (values.resume as string) : user.runDir;
       if (!runDir) throw new ConfigError("--run-dir DIR is required (or --resume DIR)");
-      if (resume && user.runDir && user.runDir !== runDir) throw new ConfigError("give either --run-dir or --resume, not both");
+      if (resume && user.runDir && user.runDir !== runDir)
+        throw new ConfigError("give either --run-dir or --resume, not both");
       try {
         const result = await train({ ...user, runDir }, { resume, handleSigint: true });
         if (result.status === "interrupted") {
           out.err(`divco train: interrupted; resume with: divco train --resume ${result.runDir}`);
           return 130;
         }
-        out.log(`best ensemble top-1 ${result.bestAcc1.toFixed(2)}% at epoch ${result.bestEpoch}; run directory ${result.runDir}`);
+        out.log(
+          `best ensemble top-1 ${result.bestAcc1.toFixed(2)}% at epoch ${result.bestEpoch}; run directory ${result.runDir}`,
+        );
         return 0;
       } catch (e) {
         if (!(e instanceof NonFiniteLossError)) throw e;

@@ -50,7 +50,7 @@ export function list(): ArchInfo[] {
   return [...entries.values()].map(({ member: _member, ...info }) => info).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** An architecture name, S or dataset the registry does not allow: the caller's mistake, not a model bug. */
+/** An architecture, S or dataset the registry does not allow: a usage error, not a model bug. */
 export class ArchError extends Error {
   constructor(message: string) {
     super(message);
@@ -72,16 +72,24 @@ export function resolveArch(name: string, o: { split?: number; dataset?: string 
       .sort((a, b) => a[1] - b[1])
       .slice(0, 3)
       .map(([k]) => k);
-    throw new ArchError(`unknown architecture "${name}"${near.length ? `; did you mean ${near.join(", ")}?` : ""} (divco summary --list shows all)`);
+    throw new ArchError(
+      `unknown architecture "${name}"${near.length ? `; did you mean ${near.join(", ")}?` : ""} (divco summary --list shows all)`,
+    );
   }
   if (o.split !== undefined && !e.splits.includes(o.split)) {
-    throw new ArchError(`${name} cannot be divided into S=${o.split}; allowed: ${e.splits.join(", ")}`);
+    throw new ArchError(
+      `${name} cannot be divided into S=${o.split}; allowed: ${e.splits.join(", ")}`,
+    );
   }
   if (o.dataset !== undefined && !(o.dataset in DATASET_CLASSES)) {
-    throw new ArchError(`unknown dataset "${o.dataset}"; use ${Object.keys(DATASET_CLASSES).join(", ")}`);
+    throw new ArchError(
+      `unknown dataset "${o.dataset}"; use ${Object.keys(DATASET_CLASSES).join(", ")}`,
+    );
   }
   if (o.dataset !== undefined && !e.datasets.includes(o.dataset as DatasetKind)) {
-    throw new ArchError(`${name} is not defined for ${o.dataset}; it is for ${e.datasets.join(", ")}`);
+    throw new ArchError(
+      `${name} is not defined for ${o.dataset}; it is for ${e.datasets.join(", ")}`,
+    );
   }
   return e;
 }

@@ -3,7 +3,14 @@
 // the generated help.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { defineCommand, formatHelp, intFlag, parseArgv, runCommand, UsageError } from "../../src/cli/args.js";
+import {
+  defineCommand,
+  formatHelp,
+  intFlag,
+  parseArgv,
+  runCommand,
+  UsageError,
+} from "../../src/cli/args.js";
 import { capture } from "./helpers.js";
 
 const SPEC = defineCommand({
@@ -15,11 +22,22 @@ const SPEC = defineCommand({
     { name: "FILE", variadic: true, description: "input files" },
   ],
   flags: {
-    name: { type: "string", value: "NAME", short: "n", required: true, description: "a required string" },
+    name: {
+      type: "string",
+      value: "NAME",
+      short: "n",
+      required: true,
+      description: "a required string",
+    },
     size: { type: "string", value: "N", default: "3", description: "a string with a default" },
     tag: { type: "string", value: "T", multiple: true, description: "a repeatable string" },
     verbose: { type: "boolean", short: "v", description: "a plain boolean" },
-    color: { type: "boolean", negatable: true, defaultText: "true", description: "a negatable boolean" },
+    color: {
+      type: "boolean",
+      negatable: true,
+      defaultText: "true",
+      description: "a negatable boolean",
+    },
   },
 });
 
@@ -48,6 +66,7 @@ test("--help and -h answer before required flags and positionals are checked", (
 test("usage errors name what is wrong", () => {
   const cases: [string[], string][] = [
     [["a", "--name", "x", "--bogus"], "unknown flag --bogus"],
+    [["a", "--name", "x", "--constructor"], "unknown flag --constructor"],
     [["a", "--name", "x", "-q"], "unknown flag -q"],
     [["a", "--name"], "--name needs a value (NAME)"],
     [["a", "--name", "--size", "2"], "--name needs a value (NAME)"],
@@ -58,8 +77,18 @@ test("usage errors name what is wrong", () => {
     [["--name", "x"], "missing mode (a, b)"],
     [["c", "--name", "x"], 'unknown mode "c" (a, b)'],
   ];
-  for (const [argv, msg] of cases) assert.throws(() => parse(...argv), (e: Error) => e instanceof UsageError && e.message === msg, argv.join(" "));
-  const fixed = defineCommand({ name: "two", summary: "s", positionals: [{ name: "X", description: "x" }], flags: {} });
+  for (const [argv, msg] of cases)
+    assert.throws(
+      () => parse(...argv),
+      (e: Error) => e instanceof UsageError && e.message === msg,
+      argv.join(" "),
+    );
+  const fixed = defineCommand({
+    name: "two",
+    summary: "s",
+    positionals: [{ name: "X", description: "x" }],
+    flags: {},
+  });
   assert.throws(() => parseArgv(fixed, ["1", "2", "3"]), /^UsageError: unexpected arguments: 2 3$/);
 });
 
@@ -77,12 +106,31 @@ test("runCommand: exit 0 after help, 2 with one usage line for parse errors and 
   const thrown = await run(["a", "--name", "x"], () => {
     throw new UsageError("--name x is taken");
   });
-  assert.deepEqual([thrown.code, thrown.stderr], [2, ["divco toy: --name x is taken (see divco toy --help)"]]);
+  assert.deepEqual(
+    [thrown.code, thrown.stderr],
+    [2, ["divco toy: --name x is taken (see divco toy --help)"]],
+  );
   // Only the error classes a command declares are usage errors; others propagate.
   class Custom extends Error {}
   const c = capture();
-  assert.equal(await runCommand(SPEC, ["a", "-n", "x"], c.out, () => { throw new Custom("bad arch"); }, { usageErrors: [Custom] }), 2);
-  await assert.rejects(runCommand(SPEC, ["a", "-n", "x"], c.out, () => { throw new RangeError("bug"); }), RangeError);
+  assert.equal(
+    await runCommand(
+      SPEC,
+      ["a", "-n", "x"],
+      c.out,
+      () => {
+        throw new Custom("bad arch");
+      },
+      { usageErrors: [Custom] },
+    ),
+    2,
+  );
+  await assert.rejects(
+    runCommand(SPEC, ["a", "-n", "x"], c.out, () => {
+      throw new RangeError("bug");
+    }),
+    RangeError,
+  );
 });
 
 test("the help lists usage, arguments and every flag with its default in aligned columns", () => {
@@ -91,7 +139,14 @@ test("the help lists usage, arguments and every flag with its default in aligned
   assert.equal(lines[0], "divco toy — a command for the parser's tests");
   assert.ok(lines.includes("Usage: divco toy --name NAME MODE [FILE ...] [options]"), help);
   assert.ok(lines.includes("  MODE  the mode (a, b)"), help);
-  const rows = ["-n, --name NAME", "--size N", "--tag T", "-v, --verbose", "--[no-]color", "-h, --help"].map((label) => {
+  const rows = [
+    "-n, --name NAME",
+    "--size N",
+    "--tag T",
+    "-v, --verbose",
+    "--[no-]color",
+    "-h, --help",
+  ].map((label) => {
     const row = lines.find((l) => l.startsWith(`  ${label} `));
     assert.ok(row, `${label} in\n${help}`);
     return row;
@@ -99,7 +154,11 @@ test("the help lists usage, arguments and every flag with its default in aligned
   const column = (text: string) => rows.map((r) => r.indexOf(text));
   const descStart = column("a ").find((i) => i > 0)!;
   assert.deepEqual(
-    rows.map((r, i) => r.indexOf(["a required", "a string with", "a repeatable", "a plain", "a negatable", "this text"][i])),
+    rows.map((r, i) =>
+      r.indexOf(
+        ["a required", "a string with", "a repeatable", "a plain", "a negatable", "this text"][i],
+      ),
+    ),
     rows.map(() => descStart),
     "descriptions start in one column",
   );
@@ -114,9 +173,16 @@ test("long descriptions wrap under their column", () => {
   const long = defineCommand({
     name: "long",
     summary: "s",
-    flags: { x: { type: "boolean", description: Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ") } },
+    flags: {
+      x: {
+        type: "boolean",
+        description: Array.from({ length: 40 }, (_, i) => `word${i}`).join(" "),
+      },
+    },
   });
-  const lines = formatHelp(long).split("\n").filter((l) => l.includes("word"));
+  const lines = formatHelp(long)
+    .split("\n")
+    .filter((l) => l.includes("word"));
   assert.ok(lines.length > 1);
   assert.ok(lines.every((l) => l.length <= 100));
   const col = lines[0].indexOf("word0");
@@ -126,16 +192,35 @@ test("long descriptions wrap under their column", () => {
 test("intFlag: integers at or above the minimum, else a usage error naming the flag", () => {
   assert.equal(intFlag("split", "4"), 4);
   assert.equal(intFlag("threads", "0", 0), 0);
-  assert.throws(() => intFlag("split", "two"), /^UsageError: --split takes a positive integer, got "two"$/);
+  assert.throws(
+    () => intFlag("split", "two"),
+    /^UsageError: --split takes a positive integer, got "two"$/,
+  );
   assert.throws(() => intFlag("split", "0"), /positive integer/);
-  assert.throws(() => intFlag("limit", "-1", 0), /^UsageError: --limit takes an integer ≥ 0, got "-1"$/);
+  assert.throws(
+    () => intFlag("limit", "-1", 0),
+    /^UsageError: --limit takes an integer ≥ 0, got "-1"$/,
+  );
   assert.throws(() => intFlag("split", ""), /got ""/);
 });
 
 test("a spec declaring --help or the same alias twice is refused", () => {
-  assert.throws(() => defineCommand({ name: "x", summary: "s", flags: { help: { type: "boolean", description: "d" } } }), /--help is added/);
   assert.throws(
-    () => defineCommand({ name: "x", summary: "s", flags: { a: { type: "boolean", short: "h", description: "d" } } }),
+    () =>
+      defineCommand({
+        name: "x",
+        summary: "s",
+        flags: { help: { type: "boolean", description: "d" } },
+      }),
+    /--help is added/,
+  );
+  assert.throws(
+    () =>
+      defineCommand({
+        name: "x",
+        summary: "s",
+        flags: { a: { type: "boolean", short: "h", description: "d" } },
+      }),
     /-h is used twice/,
   );
 });

@@ -3,7 +3,13 @@
 // lines name only declared flags, and an unknown flag exits 2 with the one-line usage error.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { defaultLabel, usageForms, type CommandSpec, type FlagSpec, type Out } from "../../src/cli/args.js";
+import {
+  defaultLabel,
+  usageForms,
+  type CommandSpec,
+  type FlagSpec,
+  type Out,
+} from "../../src/cli/args.js";
 import { COMMAND_NAMES } from "../../src/cli/main.js";
 import { DATA, runData } from "../../src/cli/data.js";
 import { DEMO, runDemo } from "../../src/cli/demo.js";
@@ -42,15 +48,35 @@ for (const [spec, run] of COMMANDS) {
       assert.equal(r.code, 0);
       assert.equal(r.stderr, "");
       const lines = r.stdout.split("\n");
-      assert.ok(lines.some((l) => l.startsWith(`Usage: divco ${spec.name}`)), r.stdout);
+      assert.ok(
+        lines.some((l) => l.startsWith(`Usage: divco ${spec.name}`)),
+        r.stdout,
+      );
       for (const [name, f] of Object.entries(spec.flags as Record<string, FlagSpec>)) {
-        assert.ok(f.description.trim().length > 0 && !f.description.includes("\n"), `--${name}: one-line description`);
-        const label = f.type === "boolean" ? (f.negatable ? `--[no-]${name}` : `--${name}`) : `--${name} ${f.value}`;
-        const row = lines.find((l) => l.trimStart().replace(/^-\w, /, "").startsWith(label + " "));
+        assert.ok(
+          f.description.trim().length > 0 && !f.description.includes("\n"),
+          `--${name}: one-line description`,
+        );
+        const label =
+          f.type === "boolean"
+            ? f.negatable
+              ? `--[no-]${name}`
+              : `--${name}`
+            : `--${name} ${f.value}`;
+        const row = lines.find((l) =>
+          l
+            .trimStart()
+            .replace(/^-\w, /, "")
+            .startsWith(label + " "),
+        );
         assert.ok(row, `--${name} is listed in\n${r.stdout}`);
         const def = defaultLabel(f);
-        if (def) assert.ok(row.includes(` ${def} `), `--${name} shows its default "${def}": ${row}`);
-        assert.ok(squash(r.stdout).includes(squash(f.description)), `--${name} shows its description`);
+        if (def)
+          assert.ok(row.includes(` ${def} `), `--${name} shows its default "${def}": ${row}`);
+        assert.ok(
+          squash(r.stdout).includes(squash(f.description)),
+          `--${name} shows its description`,
+        );
       }
     }
   });
@@ -58,7 +84,10 @@ for (const [spec, run] of COMMANDS) {
   test(`divco ${spec.name}: the usage lines name only declared flags`, () => {
     for (const form of usageForms(spec)) {
       for (const [, flag] of form.matchAll(/--([a-z][a-z0-9-]*)/g)) {
-        assert.ok(flag in spec.flags || flag === "help", `"${form}" names --${flag}, which divco ${spec.name} does not declare`);
+        assert.ok(
+          flag in spec.flags || flag === "help",
+          `"${form}" names --${flag}, which divco ${spec.name} does not declare`,
+        );
       }
     }
   });
@@ -67,6 +96,9 @@ for (const [spec, run] of COMMANDS) {
     const r = await runCaptured(run, ["--no-such-flag"]);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
-    assert.equal(r.stderr, `divco ${spec.name}: unknown flag --no-such-flag (see divco ${spec.name} --help)`);
+    assert.equal(
+      r.stderr,
+      `divco ${spec.name}: unknown flag --no-such-flag (see divco ${spec.name} --help)`,
+    );
   });
 }

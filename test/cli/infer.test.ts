@@ -19,7 +19,22 @@ function setup(): { dir: string; input: string; output: string; args: string[] }
   const input = path.join(dir, "x.safetensors");
   saveSafetensorsSync(input, new Map([["images", readSafetensors(REFERENCE).tensors.get("x")!]]));
   const output = path.join(dir, "y.json");
-  const args = ["--arch", "resnet29", "--split", "2", "--dataset", "cifar10", "--weights", WEIGHTS, "--input", input, "--output", output, "--extra", "width=4"];
+  const args = [
+    "--arch",
+    "resnet29",
+    "--split",
+    "2",
+    "--dataset",
+    "cifar10",
+    "--weights",
+    WEIGHTS,
+    "--input",
+    input,
+    "--output",
+    output,
+    "--extra",
+    "width=4",
+  ];
   return { dir, input, output, args };
 }
 
@@ -36,21 +51,44 @@ test("divco infer writes members, ensemble and predictions as JSON (exit 0)", as
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `wrote ${output}: 2 member(s) × 2 image(s) × 10 classes`);
     const doc = JSON.parse(fs.readFileSync(output, "utf8"));
-    assert.deepEqual(Object.keys(doc).sort(), ["arch", "dataset", "ensemble", "ensemble_rule", "input", "members", "num_classes", "predictions", "split"]);
-    assert.deepEqual({ arch: doc.arch, split: doc.split, dataset: doc.dataset, num_classes: doc.num_classes, ensemble_rule: doc.ensemble_rule }, {
-      arch: "resnet29",
-      split: 2,
-      dataset: "cifar10",
-      num_classes: 10,
-      ensemble_rule: "mean of logits",
-    });
+    assert.deepEqual(Object.keys(doc).sort(), [
+      "arch",
+      "dataset",
+      "ensemble",
+      "ensemble_rule",
+      "input",
+      "members",
+      "num_classes",
+      "predictions",
+      "split",
+    ]);
+    assert.deepEqual(
+      {
+        arch: doc.arch,
+        split: doc.split,
+        dataset: doc.dataset,
+        num_classes: doc.num_classes,
+        ensemble_rule: doc.ensemble_rule,
+      },
+      {
+        arch: "resnet29",
+        split: 2,
+        dataset: "cifar10",
+        num_classes: 10,
+        ensemble_rule: "mean of logits",
+      },
+    );
     assert.deepEqual(doc.input, { file: input, key: "images", shape: [2, 3, 16, 16] });
     // members: S × N × C; ensemble: N × C, the members' mean; predictions: its argmax per image.
     assert.equal(doc.members.length, 2);
-    for (const m of doc.members) assert.deepEqual([m.length, m[0].length, m[1].length], [2, 10, 10]);
+    for (const m of doc.members)
+      assert.deepEqual([m.length, m[0].length, m[1].length], [2, 10, 10]);
     assert.deepEqual([doc.ensemble.length, doc.ensemble[0].length], [2, 10]);
     for (let n = 0; n < 2; n++) {
-      for (let c = 0; c < 10; c++) assert.ok(Math.abs(doc.ensemble[n][c] - (doc.members[0][n][c] + doc.members[1][n][c]) / 2) < 1e-5);
+      for (let c = 0; c < 10; c++)
+        assert.ok(
+          Math.abs(doc.ensemble[n][c] - (doc.members[0][n][c] + doc.members[1][n][c]) / 2) < 1e-5,
+        );
       assert.equal(doc.predictions[n], doc.ensemble[n].indexOf(Math.max(...doc.ensemble[n])));
     }
   } finally {
@@ -64,7 +102,10 @@ test("divco infer: bad weights or input exit 1 with the reason, and no output fi
     const junk = path.join(dir, "junk.pth");
     fs.writeFileSync(junk, "not a checkpoint");
     const gray = path.join(dir, "gray.safetensors");
-    saveSafetensorsSync(gray, new Map([["g", makeRecord("f32", [1, 1, 16, 16], new Uint8Array(4 * 256))]]));
+    saveSafetensorsSync(
+      gray,
+      new Map([["g", makeRecord("f32", [1, 1, 16, 16], new Uint8Array(4 * 256))]]),
+    );
     const cases: [string[], RegExp][] = [
       [withFlag(args, "--weights", junk), /junk\.pth/],
       [withFlag(args, "--weights", path.join(dir, "missing.pth")), /missing\.pth/],
@@ -90,10 +131,19 @@ test("divco infer: usage errors exit 2 with one line naming the problem", async 
   try {
     const cases: [string[], string][] = [
       [withFlag(args, "--arch", "resnet30"), 'unknown architecture "resnet30"; did you mean '],
-      [withFlag(args, "--split", "3"), "resnet29 cannot be divided into S=3; allowed: 1, 2, 4, 8, 16"],
+      [
+        withFlag(args, "--split", "3"),
+        "resnet29 cannot be divided into S=3; allowed: 1, 2, 4, 8, 16",
+      ],
       [withFlag(args, "--split", "two"), '--split takes a positive integer, got "two"'],
-      [withFlag(args, "--dataset", "imagenet"), "resnet29 is not defined for imagenet; it is for cifar10, cifar100, svhn"],
-      [withFlag(args, "--dataset", "mnist"), 'unknown dataset "mnist"; use cifar10, cifar100, svhn, imagenet'],
+      [
+        withFlag(args, "--dataset", "imagenet"),
+        "resnet29 is not defined for imagenet; it is for cifar10, cifar100, svhn",
+      ],
+      [
+        withFlag(args, "--dataset", "mnist"),
+        'unknown dataset "mnist"; use cifar10, cifar100, svhn, imagenet',
+      ],
       [withFlag(args, "--num-classes", "0"), '--num-classes takes a positive integer, got "0"'],
       [withFlag(args, "--extra", "width"), '--extra takes KEY=NUMBER, got "width"'],
       [args.slice(2), "missing --arch"],
@@ -103,7 +153,10 @@ test("divco infer: usage errors exit 2 with one line naming the problem", async 
       const r = await runCaptured(runInfer, argv);
       assert.equal(r.code, 2, `${argv.join(" ")}: ${r.stderr}`);
       assert.ok(r.stderr.startsWith(`divco infer: ${msg}`), r.stderr);
-      assert.ok(r.stderr.endsWith("(see divco infer --help)") && !r.stderr.includes("\n"), r.stderr);
+      assert.ok(
+        r.stderr.endsWith("(see divco infer --help)") && !r.stderr.includes("\n"),
+        r.stderr,
+      );
       assert.ok(!fs.existsSync(output));
     }
     // The nearest registered names, closest first.

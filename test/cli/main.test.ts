@@ -10,9 +10,14 @@ import { MAIN_JS, tempDir } from "./helpers.js";
 
 function divco(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN_JS, ...args], { env: { ...process.env, DIVCO_NUM_THREADS: "1" } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [MAIN_JS, ...args],
+      { env: { ...process.env, DIVCO_NUM_THREADS: "1" } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -20,7 +25,18 @@ test("divco exit codes: 0 ok, 1 failed, 2 usage; the top level's own answers", a
   const help = await divco("--help");
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: divco <command> \[options\]/m);
-  for (const cmd of ["data", "summary", "import", "infer", "train", "demo", "eval", "report", "info"]) assert.match(help.stdout, new RegExp(`^  ${cmd} +\\S`, "m"));
+  for (const cmd of [
+    "data",
+    "summary",
+    "import",
+    "infer",
+    "train",
+    "demo",
+    "eval",
+    "report",
+    "info",
+  ])
+    assert.match(help.stdout, new RegExp(`^  ${cmd} +\\S`, "m"));
 
   const none = await divco();
   assert.equal(none.code, 2);
@@ -28,11 +44,17 @@ test("divco exit codes: 0 ok, 1 failed, 2 usage; the top level's own answers", a
 
   const unknown = await divco("tran");
   assert.equal(unknown.code, 2);
-  assert.equal(unknown.stderr, 'divco: unknown command "tran" (data, summary, import, infer, train, demo, eval, report, info; see divco --help)\n');
+  assert.equal(
+    unknown.stderr,
+    'divco: unknown command "tran" (data, summary, import, infer, train, demo, eval, report, info; see divco --help)\n',
+  );
 
   const badArch = await divco("train", "--arch", "nope", "--run-dir", "unused");
   assert.equal(badArch.code, 2);
-  assert.match(badArch.stderr, /^divco train: unknown architecture "nope"; did you mean .*\(see divco train --help\)\n$/);
+  assert.match(
+    badArch.stderr,
+    /^divco train: unknown architecture "nope"; did you mean .*\(see divco train --help\)\n$/,
+  );
 
   const badFlag = await divco("info", "--verbose");
   assert.equal(badFlag.code, 2);
@@ -51,5 +73,12 @@ test("divco exit codes: 0 ok, 1 failed, 2 usage; the top level's own answers", a
 
   const info = await divco("info", "--json");
   assert.equal(info.code, 0, info.stderr);
-  assert.deepEqual(Object.keys(JSON.parse(info.stdout)), ["libtorch", "threads", "cuda_devices", "built_with_cuda", "onednn", "node"]);
+  assert.deepEqual(Object.keys(JSON.parse(info.stdout)), [
+    "libtorch",
+    "threads",
+    "cuda_devices",
+    "built_with_cuda",
+    "onednn",
+    "node",
+  ]);
 });
