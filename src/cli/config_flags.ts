@@ -1,48 +1,240 @@
 // Command-line flags for every TrainConfig key, derived from the defaults: `--batch-size 64`,
 // `--no-nesterov`, `--milestones 100,150`. A `--config file.json` supplies keys in camelCase;
 // flags given on the command line override it. Unknown flags and keys are errors naming them.
+// The one-line description of every key lives here, in the CLI layer; a key without one does
+// not compile (CONFIG_TEXT is keyed by every TrainConfig key) and fails test/cli/config_flags.
 import { readFileSync } from "node:fs";
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { DEFAULTS, ConfigError, type TrainConfig } from "../cotrain/config.js";
+import { DEFAULTS, ConfigError, preset, type TrainConfig } from "../cotrain/config.js";
+import type { FlagSpec } from "./args.js";
 
-const kebab = (k: string) => k.replace(/[A-Z]/g, (m) => "-" + m.toLowerCase());
-const CONFIG_KEYS = [...Object.keys(DEFAULTS), "arch", "runDir"] as (keyof TrainConfig)[];
+export const kebab = (k: string) => k.replace(/[A-Z]/g, (m) => "-" + m.toLowerCase());
 
-/** The parseArgs options for the config keys, plus extra command-specific options. */
-export function configOptions(extra: NonNullable<ParseArgsConfig["options"]> = {}): NonNullable<ParseArgsConfig["options"]> {
-  const opts: NonNullable<ParseArgsConfig["options"]> = { config: { type: "string" }, help: { type: "boolean", short: "h" }, ...extra };
-  for (const k of CONFIG_KEYS) {
-    const flag = kebab(k);
-    if (typeof (DEFAULTS as Record<string, unknown>)[k] === "boolean") {
-      opts[flag] = { type: "boolean" };
-      opts[`no-${flag}`] = { type: "boolean" };
-    } else {
-      opts[flag] = { type: "string" };
-    }
+/** Every key of TrainConfig: the defaulted ones, then the two without a default. */
+export const CONFIG_KEYS = [...Object.keys(DEFAULTS), "arch", "runDir"] as (keyof TrainConfig)[];
+
+/** The value name and one-line description of each config key (REFERENCE.md sections in brackets). */
+export const CONFIG_TEXT: Record<keyof TrainConfig, { value?: string; description: string }> = {
+  arch: { value: "NAME", description: "architecture (divco summary --list)" },
+  runDir: {
+    value: "DIR",
+    description: "where the run is written; must not exist or be empty (unless --resume)",
+  },
+  split: {
+    value: "S",
+    description:
+      "number of members S the network is divided into (allowed S: divco summary --list)",
+  },
+  dataset: {
+    value: "NAME",
+    description: "cifar10, cifar100, svhn or imagenet; selects the preset recipe and augmentation",
+  },
+  data: {
+    value: "DIR",
+    description:
+      'dataset directory ("": $DIVCO_DATA or ~/.cache/divco/data; "sample": embedded CIFAR-10 sample)',
+  },
+  evalLimit: {
+    value: "N",
+    description:
+      "evaluate on the first N test records only, 0 = all (CIFAR-10 records 0–999 are the bit-exact ones)",
+  },
+  trainLimit: {
+    value: "N",
+    description: "train on the first N training records only, 0 = all (quick experiments)",
+  },
+  epochs: { value: "N", description: "training epochs (the presets key on it, §6.1)" },
+  batchSize: {
+    value: "N",
+    description: "training batch size; every member sees its own view of each image (§3.1)",
+  },
+  evalBatchSize: { value: "N", description: "evaluation batch size" },
+  optimizer: { value: "NAME", description: "SGD, AdamW or RMSprop (§6.1)" },
+  lr: { value: "LR", description: "peak learning rate, reached at the end of the warm-up (§6.1)" },
+  momentum: { value: "M", description: "momentum of SGD and RMSprop" },
+  nesterov: { description: "Nesterov momentum for SGD (the reference's --is_nesterov 1)" },
+  weightDecay: {
+    value: "WD",
+    description: "weight decay before the Eq. (6) division (presets set it per arch, §6.2–6.4)",
+  },
+  divideWeightDecay: { description: "multiply the weight decay by exp(1/S − 1), Eq. (6) (§2)" },
+  decayGrouping: {
+    value: "RULE",
+    description:
+      "parameters with weight decay: reference (names without bias/norm), no_norm_bias or all (§6.1)",
+  },
+  lrMode: {
+    value: "MODE",
+    description:
+      "learning-rate schedule after the warm-up, per iteration: cos, poly, HTD, step or exponential (§6.1)",
+  },
+  warmupEpochs: {
+    value: "N",
+    description: "epochs of linear learning-rate warm-up from --warmup-start-lr to --lr (§6.1)",
+  },
+  warmupStartLr: {
+    value: "LR",
+    description: "learning rate at the start of the warm-up (the reference's slow_start_lr)",
+  },
+  endLr: {
+    value: "LR",
+    description: "lowest learning rate: the schedule is clamped to at least this (§6.1)",
+  },
+  milestones: {
+    value: "E,E,...",
+    description:
+      "step schedule: epochs at which the learning rate is multiplied by --lr-step-multiplier",
+  },
+  lrStepMultiplier: {
+    value: "F",
+    description: "step schedule: the factor applied at each milestone",
+  },
+  gradAccumulation: {
+    value: "N",
+    description:
+      "batches per optimiser step; the loss is divided by N (the reference's iters_to_accumulate)",
+  },
+  autoaugment: {
+    description:
+      "AutoAugment on the training views of CIFAR-100 and ImageNet (always on for CIFAR-10 and SVHN, §6.2)",
+  },
+  randaugment: {
+    value: "SPEC",
+    description:
+      'ImageNet: RandAugment policy such as rand-m9-mstd0.5 instead of AutoAugment (with --no-autoaugment; "none" = off)',
+  },
+  cutout: {
+    description:
+      "random erasing as cutout on the training views of CIFAR-100 and ImageNet (always on for CIFAR-10 and SVHN)",
+  },
+  eraseP: { value: "P", description: "probability of the random-erasing cutout (§6.2)" },
+  mixupAlpha: {
+    value: "A",
+    description: "mixup λ ~ Beta(A, A), one λ and permutation shared by all views; 0 = off (§3.1)",
+  },
+  labelSmoothing: {
+    value: "E",
+    description: "label-smoothing ε (presets: 0.1 on ImageNet, 0 on CIFAR, §6.2–6.3)",
+  },
+  cotLoss: {
+    value: "NAME",
+    description:
+      "co-training loss: js_divergence, kl_separate (detached pairwise KL) or none (§3.2)",
+  },
+  cotWeight: {
+    value: "W",
+    description: "weight λ_cot of the co-training loss after its warm-up (§3.2)",
+  },
+  cotWarmupEpochs: {
+    value: "N",
+    description:
+      "co-training weight warm-up: w = max(λ_cot·epoch/N, 0.005) during the first N epochs (§3.2)",
+  },
+  sameView: {
+    description:
+      "ablation: every member sees the same augmented view (the reference's --is_diff_data_train 0)",
+  },
+  ensemble: {
+    value: "RULE",
+    description:
+      "how evaluation combines the members: mean_logits, mean_probs, max or geometric (§4)",
+  },
+  seed: {
+    value: "N",
+    description:
+      "seed of initialisation, augmentation and shuffling (a run is deterministic given it)",
+  },
+  workers: {
+    value: "N",
+    description: "data-loading worker threads, 0 = main thread (any count gives the same batches)",
+  },
+  threads: { value: "N", description: "intra-op CPU threads, 0 = all cores" },
+  concurrentMembers: {
+    description:
+      "run the members' forward/backward concurrently on worker threads sharing --threads (CPU, S ≥ 2)",
+  },
+  device: { value: "DEV", description: "cpu or cuda[:N]" },
+  amp: {
+    description:
+      "mixed precision (autocast + gradient scaling); CUDA only, not implemented in this build yet",
+  },
+  memoryFormat: {
+    value: "FMT",
+    description: "memory format of activations and conv weights: contiguous or channelsLast",
+  },
+  keepLast: {
+    value: "N",
+    description: "keep the checkpoints of the last N epochs besides last and best, 0 = none",
+  },
+};
+
+/** Keys some preset (REFERENCE.md §6) may set, so their listed default can be replaced. */
+function presetKeys(): Set<string> {
+  const keys = new Set<string>();
+  for (const [dataset, arch, epochs] of [
+    ["cifar10", "resnext29_16x64d", 300],
+    ["cifar100", "wide_resnet28_10", 1800],
+    ["imagenet", "wide_resnet50_2", 120],
+    ["svhn", "resnet110", 160],
+  ] as const) {
+    for (const k of Object.keys(preset(dataset, arch, epochs))) keys.add(k);
   }
-  return opts;
+  return keys;
+}
+
+/** A default as it would be typed on the command line. */
+function showDefault(v: unknown): string {
+  if (v === null) return "none";
+  if (Array.isArray(v)) return v.join(",");
+  if (v === "") return '""';
+  return String(v);
+}
+
+/** The flags of every config key, in TrainConfig order after --arch and --run-dir; `*` marks preset-replaced defaults. */
+export function configFlags(): Record<string, FlagSpec> {
+  const fromPreset = presetKeys();
+  const flags: Record<string, FlagSpec> = {};
+  for (const k of [
+    "arch",
+    "runDir",
+    ...CONFIG_KEYS.filter((k) => k !== "arch" && k !== "runDir"),
+  ] as (keyof TrainConfig)[]) {
+    const { value, description } = CONFIG_TEXT[k];
+    const d = (DEFAULTS as Record<string, unknown>)[k];
+    const defaultText =
+      k in DEFAULTS ? showDefault(d) + (fromPreset.has(k) ? " *" : "") : undefined;
+    flags[kebab(k)] =
+      typeof d === "boolean"
+        ? { type: "boolean", negatable: true, description, defaultText }
+        : { type: "string", value: value ?? "V", description, defaultText };
+  }
+  return flags;
 }
 
 function convert(k: keyof TrainConfig, raw: string): unknown {
   const def = (DEFAULTS as Record<string, unknown>)[k];
   if (Array.isArray(def)) {
-    return raw === "" ? [] : raw.split(",").map((s) => {
-      const v = Number(s);
-      if (!Number.isFinite(v)) throw new ConfigError(`--${kebab(k)}: "${s}" is not a number`);
-      return v;
-    });
+    return raw === ""
+      ? []
+      : raw.split(",").map((s) => {
+          const v = Number(s);
+          if (!Number.isFinite(v)) throw new ConfigError(`--${kebab(k)}: "${s}" is not a number`);
+          return v;
+        });
   }
   if (typeof def === "number") {
     const v = Number(raw);
-    if (raw.trim() === "" || !Number.isFinite(v)) throw new ConfigError(`--${kebab(k)} takes a number, got "${raw}"`);
+    if (raw.trim() === "" || !Number.isFinite(v))
+      throw new ConfigError(`--${kebab(k)} takes a number, got "${raw}"`);
     return v;
   }
   if (k === "randaugment" && (raw === "" || raw === "none")) return null;
   return raw;
 }
 
-/** Reads --config (if any) and the flags into a partial TrainConfig. */
-export function configFromArgs(values: Record<string, string | boolean | (string | boolean)[] | undefined>): Partial<TrainConfig> {
+/** Reads --config (if any) and the config flags into a partial TrainConfig. */
+export function configFromArgs(
+  values: Record<string, string | boolean | string[] | undefined>,
+): Partial<TrainConfig> {
   let out: Partial<TrainConfig> = {};
   if (typeof values.config === "string") {
     let parsed: unknown;
@@ -51,39 +243,21 @@ export function configFromArgs(values: Record<string, string | boolean | (string
     } catch (e) {
       throw new ConfigError(`--config ${values.config}: ${(e as Error).message}`);
     }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--config ${values.config}: expected a JSON object of config keys`);
-    const unknown = Object.keys(parsed).filter((k) => !CONFIG_KEYS.includes(k as keyof TrainConfig));
-    if (unknown.length) throw new ConfigError(`--config ${values.config}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new ConfigError(`--config ${values.config}: expected a JSON object of config keys`);
+    const unknown = Object.keys(parsed).filter(
+      (k) => !CONFIG_KEYS.includes(k as keyof TrainConfig),
+    );
+    if (unknown.length)
+      throw new ConfigError(
+        `--config ${values.config}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`,
+      );
     out = parsed as Partial<TrainConfig>;
   }
   for (const k of CONFIG_KEYS) {
-    const flag = kebab(k);
-    if (typeof (DEFAULTS as Record<string, unknown>)[k] === "boolean") {
-      if (values[flag] && values[`no-${flag}`]) throw new ConfigError(`--${flag} and --no-${flag} contradict each other`);
-      if (values[flag]) (out as Record<string, unknown>)[k] = true;
-      if (values[`no-${flag}`]) (out as Record<string, unknown>)[k] = false;
-    } else if (typeof values[flag] === "string") {
-      (out as Record<string, unknown>)[k] = convert(k, values[flag] as string);
-    }
+    const v = values[kebab(k)];
+    if (typeof v === "boolean") (out as Record<string, unknown>)[k] = v;
+    else if (typeof v === "string") (out as Record<string, unknown>)[k] = convert(k, v);
   }
   return out;
-}
-
-/** One help line per config key with its default. */
-export function configHelp(): string {
-  return CONFIG_KEYS.filter((k) => k !== "arch" && k !== "runDir")
-    .map((k) => {
-      const d = (DEFAULTS as Record<string, unknown>)[k];
-      const flag = typeof d === "boolean" ? `--[no-]${kebab(k)}` : `--${kebab(k)} ${Array.isArray(d) ? "a,b" : "V"}`;
-      return `  ${flag.padEnd(30)} default ${JSON.stringify(d)}`;
-    })
-    .join("\n");
-}
-
-export function parseCommand(argv: string[], extra: NonNullable<ParseArgsConfig["options"]> = {}) {
-  try {
-    return parseArgs({ args: argv, options: configOptions(extra), strict: true, allowPositionals: false });
-  } catch (e) {
-    throw new ConfigError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
-  }
 }

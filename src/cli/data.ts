@@ -1,11 +1,9 @@
-/**
- * `divco data get|check|info`: fetch, validate and describe datasets.
- * Exit codes: 0 ok, 1 data problem (missing / corrupt / checksum / network),
- * 2 usage error (unknown subcommand, flag, dataset).
- */
+// `divco data get|check|info`: fetch, validate and describe datasets.
+// Exit codes: 0 ok, 1 data problem (missing / corrupt / checksum / network),
+// 2 usage error (unknown subcommand, flag, dataset).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { defineCommand, runCommand, stdio, UsageError, type Out } from "./args.js";
 import { CIFAR10, CIFAR100, checkCifar, type CifarSpec } from "../data/cifar.js";
 import { getCifar } from "../data/download.js";
 import { DataError } from "../data/errors.js";
@@ -14,76 +12,82 @@ import { cifar10SampleDir, loadCifar10Sample } from "../data/sample.js";
 import { SVHN_FILES, SVHN_FOLDER, SVHN_SPLITS, SVHN_URL } from "../data/svhn.js";
 import { ImageFolderDataset } from "../data/imagefolder.js";
 
-const HELP = `divco data — datasets
-
-Usage:
-  divco data get <cifar10|cifar100> [--dir D] [--archive FILE]
-      Download the official binary archive, verify its published MD5 and
-      extract it into D (default: $DIVCO_DATA or ~/.cache/divco/data).
-      --archive FILE uses an already downloaded .tar.gz instead (offline).
-  divco data check <cifar10|cifar100|svhn|imagenet> [--dir D]
-      Validate local files: sizes, label ranges, class counts (imagenet:
-      D/train and D/val class folders). Works offline.
-  divco data info [--dir D]
-      Known datasets, where they are looked for, whether they are present,
-      and the embedded CIFAR-10 sample.
-
-Options:
-  --dir D     dataset directory or data root
-  -h, --help  this text
-`;
-
-type Out = { log: (s: string) => void; err: (s: string) => void };
-const stdio: Out = {
-  log: (s) => process.stdout.write(s + "\n"),
-  err: (s) => process.stderr.write(s + "\n"),
-};
+export const DATA = defineCommand({
+  name: "data",
+  summary: "get, check and describe datasets",
+  usage: [
+    "get <cifar10|cifar100> [--dir D] [--archive FILE]",
+    "check <cifar10|cifar100|svhn|imagenet> [--dir D]",
+    "info [--dir D]",
+  ],
+  description: `get    Download the official binary archive, verify its published MD5 and extract it
+       into D (default: $DIVCO_DATA or ~/.cache/divco/data). --archive FILE uses an
+       already downloaded .tar.gz instead (offline).
+check  Validate local files: sizes, label ranges, class counts (imagenet: D/train and
+       D/val class folders). Works offline.
+info   Known datasets, where they are looked for, whether they are present, and the
+       embedded CIFAR-10 sample.`,
+  positionals: [
+    {
+      name: "COMMAND",
+      noun: "subcommand",
+      required: true,
+      choices: ["get", "check", "info"],
+      description: "what to do",
+    },
+    { name: "DATASET", description: "the dataset (get, check)" },
+  ],
+  flags: {
+    dir: {
+      type: "string",
+      value: "D",
+      defaultText: "$DIVCO_DATA",
+      description: "dataset directory or data root (without $DIVCO_DATA: ~/.cache/divco/data)",
+    },
+    archive: {
+      type: "string",
+      value: "FILE",
+      description: "get: extract this already downloaded .tar.gz instead of downloading",
+    },
+  },
+  notes: "Exit codes: 0 ok, 1 data problem (missing, corrupt, checksum, network), 2 usage error.",
+});
 
 const CIFAR: Record<string, CifarSpec> = { cifar10: CIFAR10, cifar100: CIFAR100 };
 
 export async function runData(argv: string[], out: Out = stdio): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        dir: { type: "string" },
-        archive: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    out.err(
-      `divco data: ${(e as Error).message.replace(/\. To specify a positional argument.*$/, "")}\n\n${HELP}`,
-    );
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [sub, name, ...extra] = positionals;
-  if (values.help || sub === undefined || sub === "help") {
-    out.log(HELP);
-    return sub === undefined && !values.help ? 2 : 0;
-  }
-  const usage = (msg: string) => {
-    out.err(`divco data: ${msg} (see divco data --help)`);
-    return 2;
-  };
-  if (extra.length > 0) return usage(`unexpected arguments: ${extra.join(" ")}`);
-  if (values.archive !== undefined && sub !== "get")
-    return usage(`--archive only applies to "get"`);
+  // `divco data help` is --help, as in the usage text of older versions.
+  return runCommand(
+    DATA,
+    argv[0] === "help" ? ["--help"] : argv,
+    out,
+    async ({ values, positionals }) => {
+      const [sub, name] = positionals;
+      if (values.archive !== undefined && sub !== "get")
+        throw new UsageError(`--archive only applies to "get"`);
+      return data(sub, name, values.dir, values.archive, out);
+    },
+  );
+}
+
+async function data(
+  sub: string,
+  name: string | undefined,
+  dir: string | undefined,
+  archive: string | undefined,
+  out: Out,
+): Promise<number> {
   try {
     switch (sub) {
       case "get": {
         const spec = name ? CIFAR[name] : undefined;
         if (!spec)
-          return usage(
+          throw new UsageError(
             name
               ? `cannot download "${name}" (downloadable: cifar10, cifar100; SVHN from ${SVHN_URL}, ImageNet by hand)`
               : "get needs a dataset name",
           );
-        const r = await getCifar(spec, { dir: values.dir, archive: values.archive, log: out.log });
+        const r = await getCifar(spec, { dir, archive, log: out.log });
         out.log(
           r.status === "present"
             ? `${spec.title} already present in ${r.dir}`
@@ -92,14 +96,12 @@ export async function runData(argv: string[], out: Out = stdio): Promise<number>
         return 0;
       }
       case "check":
-        if (!name) return usage("check needs a dataset name");
-        return check(name, values.dir, out, usage);
-      case "info":
-        if (name) return usage(`unexpected argument: ${name}`);
-        info(values.dir, out);
+        if (!name) throw new UsageError("check needs a dataset name");
+        return check(name, dir, out);
+      default: // info (the parser admits only get, check, info)
+        if (name) throw new UsageError(`unexpected argument: ${name}`);
+        info(dir, out);
         return 0;
-      default:
-        return usage(`unknown subcommand "${sub}" (get, check, info)`);
     }
   } catch (e) {
     if (e instanceof DataError) {
@@ -110,12 +112,7 @@ export async function runData(argv: string[], out: Out = stdio): Promise<number>
   }
 }
 
-function check(
-  name: string,
-  dir: string | undefined,
-  out: Out,
-  usage: (m: string) => number,
-): number {
+function check(name: string, dir: string | undefined, out: Out): number {
   const spec = CIFAR[name];
   if (spec) {
     const r = checkCifar(spec, dir);
@@ -165,7 +162,7 @@ function check(
     }
     return ok ? 0 : 1;
   }
-  return usage(`unknown dataset "${name}" (cifar10, cifar100, svhn, imagenet)`);
+  throw new UsageError(`unknown dataset "${name}" (cifar10, cifar100, svhn, imagenet)`);
 }
 
 function info(dir: string | undefined, out: Out): void {

@@ -1,9 +1,18 @@
 // `divco eval`: evaluate a run's checkpoint (or a weights file) on a dataset split: ensemble
 // top-1/top-5 and every member's top-1, with a selectable ensemble rule.
-import { parseCommand } from "./args.js";
+// Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.
 import { join } from "node:path";
 import { readFileSync, existsSync } from "node:fs";
-import { create, type DatasetKind } from "../models/registry.js";
+import {
+  defineCommand,
+  intFlag,
+  runCommand,
+  stdio,
+  UsageError,
+  type Out,
+  type ValuesOf,
+} from "./args.js";
+import { create, resolveArch, ArchError, type DatasetKind } from "../models/registry.js";
 import { loadCheckpoint } from "../cotrain/checkpoint.js";
 import { evaluate } from "../cotrain/evaluate.js";
 import { openDatasets } from "../cotrain/datasets.js";
@@ -11,57 +20,141 @@ import { MultiViewLoader } from "../data/loader.js";
 import { presetAugmentation } from "../data/transforms/pipeline.js";
 import { loadTensors } from "../io/tensors.js";
 import type { TrainConfig } from "../cotrain/config.js";
-import type { EnsembleRule } from "../cotrain/losses.js";
+import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
 import "../models/index.js";
 
-const HELP = `Usage: divco eval --run DIR [--checkpoint best|last|epoch-NNNN] [options]
-       divco eval --weights W.safetensors --arch NAME --split S --dataset D --data DIR [options]
+export const EVAL = defineCommand({
+  name: "eval",
+  summary: "evaluate a run's checkpoint or a weights file (ensemble and members)",
+  usage: [
+    "--run DIR [--checkpoint best|last|epoch-NNNN] [options]",
+    "--weights W.safetensors --arch NAME --split S --dataset D --data DIR [options]",
+  ],
+  description:
+    "Evaluates the ensemble (top-1, top-5) and every member (top-1) on a split of the dataset.",
+  flags: {
+    run: {
+      type: "string",
+      value: "DIR",
+      description: "a run directory of divco train (model, dataset and data from its config)",
+    },
+    checkpoint: {
+      type: "string",
+      value: "NAME",
+      default: "best",
+      description: "which checkpoint of --run: best, last or epoch-NNNN",
+    },
+    weights: {
+      type: "string",
+      value: "W",
+      description: "a weights file instead of a run (with --arch, --split, --dataset)",
+    },
+    arch: { type: "string", value: "NAME", description: "architecture of --weights" },
+    split: { type: "string", value: "S", description: "number of members of --weights" },
+    dataset: {
+      type: "string",
+      value: "D",
+      description: "dataset of --weights: cifar10, cifar100, svhn or imagenet",
+    },
+    data: {
+      type: "string",
+      value: "DIR",
+      defaultText: "the run's",
+      description: 'dataset directory, or "sample" for the embedded CIFAR-10 sample',
+    },
+    on: {
+      type: "string",
+      value: "SPLIT",
+      default: "test",
+      description: "which split of the dataset: test or train",
+    },
+    "eval-limit": {
+      type: "string",
+      value: "N",
+      default: "0",
+      description:
+        "only the first N records, 0 = all (CIFAR-10 test records 0–999 are the bit-exact ones)",
+    },
+    ensemble: {
+      type: "string",
+      value: "RULE",
+      defaultText: "the run's",
+      description: `how members are combined: ${ENSEMBLE_RULES.join(", ")} (REFERENCE.md §4)`,
+    },
+    "batch-size": {
+      type: "string",
+      value: "N",
+      default: "200",
+      description: "evaluation batch size",
+    },
+    json: { type: "boolean", description: "print one JSON object" },
+  },
+  notes: "Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.",
+});
 
-Evaluates the ensemble (top-1, top-5) and every member (top-1) on a split of the dataset.
+interface Target {
+  arch: string;
+  split: number;
+  dataset: DatasetKind;
+  data: string;
+  rule: EnsembleRule;
+}
 
-Options:
-  --on test|train          which split (default test)
-  --data DIR|sample        dataset directory (default: the run's)
-  --eval-limit N           only the first N records (CIFAR-10 test records 0–999 are the bit-exact ones)
-  --ensemble RULE          mean_logits (default) | mean_probs | max | geometric
-  --batch-size N           evaluation batch (default 200)
-  --json                   print one JSON object
-`;
-
-export async function runEval(argv: string[]): Promise<number> {
-  const parsed = parseCommand("eval", argv, {
-    run: { type: "string" }, checkpoint: { type: "string", default: "best" }, weights: { type: "string" },
-    arch: { type: "string" }, split: { type: "string" }, dataset: { type: "string" }, data: { type: "string" },
-    on: { type: "string", default: "test" }, "eval-limit": { type: "string", default: "0" },
-    ensemble: { type: "string" }, "batch-size": { type: "string", default: "200" }, json: { type: "boolean" },
-  }, HELP);
-  if (typeof parsed === "number") return parsed;
-  const { values, usage: fail } = parsed;
-  let arch: string;
-  let split: number;
-  let dataset: DatasetKind;
-  let data: string;
-  let rule: EnsembleRule;
-  if (values.run) {
-    const cfgPath = join(values.run, "config.json");
-    if (!existsSync(cfgPath)) return fail(`${values.run} is not a divco run directory (no config.json)`);
-    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
-    ({ arch, split, dataset, data } = cfg);
-    rule = (values.ensemble ?? cfg.ensemble) as EnsembleRule;
-    data = values.data ?? data;
-  } else {
-    if (!values.weights || !values.arch || !values.split || !values.dataset) return fail("give --run DIR, or --weights with --arch, --split and --dataset");
-    arch = values.arch;
-    split = Number(values.split);
-    dataset = values.dataset as DatasetKind;
-    data = values.data ?? "";
-    rule = (values.ensemble ?? "mean_logits") as EnsembleRule;
+/** The model and data to evaluate, from the run's config or from the flags. */
+function target(values: ValuesOf<typeof EVAL>): Target {
+  const rule = values.ensemble;
+  if (rule !== undefined && !(ENSEMBLE_RULES as readonly string[]).includes(rule)) {
+    throw new UsageError(`--ensemble must be one of ${ENSEMBLE_RULES.join(", ")}, got "${rule}"`);
   }
-  if (values.on !== "test" && values.on !== "train") return fail(`--on must be test or train, got ${values.on}`);
+  if (values.run !== undefined) {
+    const given = (["weights", "arch", "split", "dataset"] as const).filter(
+      (k) => values[k] !== undefined,
+    );
+    if (given.length)
+      throw new UsageError(
+        `--run takes the model from the run; drop ${given.map((k) => `--${k}`).join(", ")}`,
+      );
+    const cfgPath = join(values.run, "config.json");
+    if (!existsSync(cfgPath))
+      throw new UsageError(`${values.run} is not a divco run directory (no config.json)`);
+    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
+    return {
+      arch: cfg.arch,
+      split: cfg.split,
+      dataset: cfg.dataset,
+      data: values.data ?? cfg.data,
+      rule: (rule ?? cfg.ensemble) as EnsembleRule,
+    };
+  }
+  if (!values.weights || !values.arch || !values.split || !values.dataset)
+    throw new UsageError("give --run DIR, or --weights with --arch, --split and --dataset");
+  const split = intFlag("split", values.split);
+  resolveArch(values.arch, { split, dataset: values.dataset });
+  return {
+    arch: values.arch,
+    split,
+    dataset: values.dataset as DatasetKind,
+    data: values.data ?? "",
+    rule: (rule ?? "mean_logits") as EnsembleRule,
+  };
+}
+
+export async function runEval(argv: string[], out: Out = stdio): Promise<number> {
+  return runCommand(EVAL, argv, out, (args) => evalCommand(args.values, out), {
+    usageErrors: [ArchError],
+  });
+}
+
+async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<number> {
+  const { arch, split, dataset, data, rule } = target(values);
+  if (values.on !== "test" && values.on !== "train")
+    throw new UsageError(`--on must be test or train, got ${values.on}`);
+  const limit = intFlag("eval-limit", values["eval-limit"], 0);
+  const batchSize = intFlag("batch-size", values["batch-size"]);
   const members = create(arch, { split, dataset });
   try {
-    if (values.run) {
-      loadCheckpoint(join(values.run, "checkpoints"), values.checkpoint!, members);
+    if (values.run !== undefined) {
+      loadCheckpoint(join(values.run, "checkpoints"), values.checkpoint, members);
     } else {
       const { tensors } = loadTensors(values.weights!);
       try {
@@ -70,12 +163,16 @@ export async function runEval(argv: string[]): Promise<number> {
         for (const t of tensors.values()) t.dispose();
       }
     }
-    const limit = Number(values["eval-limit"]);
-    const sets = openDatasets({ dataset, data, evalLimit: values.on === "test" ? limit : 0, trainLimit: values.on === "train" ? limit : 0 });
+    const sets = openDatasets({
+      dataset,
+      data,
+      evalLimit: values.on === "test" ? limit : 0,
+      trainLimit: values.on === "train" ? limit : 0,
+    });
     const loader = new MultiViewLoader({
       dataset: values.on === "test" ? sets.test : sets.train,
       augment: presetAugmentation(dataset, { train: false }),
-      batchSize: Number(values["batch-size"]),
+      batchSize,
       shuffle: false,
       dropLast: false,
       seed: 0,
@@ -83,15 +180,21 @@ export async function runEval(argv: string[]): Promise<number> {
     });
     try {
       const r = await evaluate(members, loader, { rule });
-      if (values.json) process.stdout.write(JSON.stringify({ arch, split, dataset, on: values.on, ensemble: rule, ...r }) + "\n");
+      if (values.json)
+        out.log(JSON.stringify({ arch, split, dataset, on: values.on, ensemble: rule, ...r }));
       else {
-        process.stdout.write(`${arch} S=${split} on ${dataset} ${values.on} (${r.images} images, ensemble ${rule})\n`);
-        process.stdout.write(`  ensemble top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%\n`);
-        r.memberTop1.forEach((v, i) => process.stdout.write(`  member ${i} top-1 ${v.toFixed(2)}%\n`));
+        out.log(
+          `${arch} S=${split} on ${dataset} ${values.on} (${r.images} images, ensemble ${rule})`,
+        );
+        out.log(`  ensemble top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%`);
+        r.memberTop1.forEach((v, i) => out.log(`  member ${i} top-1 ${v.toFixed(2)}%`));
       }
     } finally {
       await loader.close();
     }
+  } catch (e) {
+    out.err(`divco eval: ${(e as Error).message}`);
+    return 1;
   } finally {
     members.dispose();
   }

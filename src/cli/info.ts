@@ -1,23 +1,30 @@
 // `divco info`: what the engine was built against and what it can use.
-import { parseArgs } from "node:util";
+import { defineCommand, runCommand, stdio, type Out } from "./args.js";
 
-export async function runInfo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, strict: true });
-  if (values.help) {
-    process.stdout.write("Usage: divco info [--json]\n\nPrints the libtorch version, intra-op threads, CUDA devices and oneDNN support.\n");
+export const INFO = defineCommand({
+  name: "info",
+  summary: "the engine's build: libtorch version, threads, devices",
+  description: "Prints the libtorch version, intra-op threads, CUDA devices and oneDNN support.",
+  flags: {
+    json: { type: "boolean", description: "print one JSON object" },
+  },
+});
+
+export async function runInfo(argv: string[], out: Out = stdio): Promise<number> {
+  return runCommand(INFO, argv, out, async ({ values }) => {
+    // Loaded here, not at the top, so `divco info --help` and usage errors never load libtorch.
+    const T = await import("../tensor/index.js");
+    const b = T.buildInfo();
+    const info = {
+      libtorch: b.torchVersion,
+      threads: T.getNumThreads(),
+      cuda_devices: T.cudaDeviceCount(),
+      built_with_cuda: b.builtWithCuda,
+      onednn: b.mkldnn,
+      node: process.version,
+    };
+    if (values.json) out.log(JSON.stringify(info));
+    else for (const [k, v] of Object.entries(info)) out.log(`${k.padEnd(16)} ${v}`);
     return 0;
-  }
-  const T = await import("../tensor/index.js");
-  const b = T.buildInfo();
-  const info = {
-    libtorch: b.torchVersion,
-    threads: T.getNumThreads(),
-    cuda_devices: T.cudaDeviceCount(),
-    built_with_cuda: b.builtWithCuda,
-    onednn: b.mkldnn,
-    node: process.version,
-  };
-  if (values.json) process.stdout.write(JSON.stringify(info) + "\n");
-  else for (const [k, v] of Object.entries(info)) process.stdout.write(`${k.padEnd(16)} ${v}\n`);
-  return 0;
+  });
 }

@@ -3,19 +3,47 @@
 // so `divco data ...` never pays for loading libtorch.
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { stdio, type Out } from "./args.js";
 
-type Runner = (argv: string[]) => Promise<number>;
+type Runner = (argv: string[], out: Out) => Promise<number>;
 
 const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = {
-  data: { help: "get, check and describe datasets (CIFAR-10/100, SVHN, ImageNet folders)", load: async () => (await import("./data.js")).runData },
-  summary: { help: "params and MACs of an architecture divided into S members", load: async () => (await import("./summary.js")).runSummary },
-  import: { help: "convert a PyTorch checkpoint (.pth) to safetensors", load: async () => (await import("./import.js")).runImport },
-  infer: { help: "run a divided model on a stored tensor batch (members + ensemble logits)", load: async () => (await import("./infer.js")).runInfer },
-  train: { help: "co-train S members of an architecture (resumable run directories)", load: async () => (await import("./train.js")).runTrain },
-  demo: { help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~3 min)", load: async () => (await import("./demo.js")).runDemo },
-  eval: { help: "evaluate a run's checkpoint or a weights file (ensemble and members)", load: async () => (await import("./eval.js")).runEval },
-  report: { help: "per-epoch result tables of run directories, and final accuracy over seeds", load: async () => (await import("./report.js")).runReport },
-  info: { help: "the engine's build: libtorch version, threads, devices", load: async () => (await import("./info.js")).runInfo },
+  data: {
+    help: "get, check and describe datasets (CIFAR-10/100, SVHN, ImageNet folders)",
+    load: async () => (await import("./data.js")).runData,
+  },
+  summary: {
+    help: "params and MACs of an architecture divided into S members",
+    load: async () => (await import("./summary.js")).runSummary,
+  },
+  import: {
+    help: "convert a PyTorch checkpoint (.pth) to safetensors",
+    load: async () => (await import("./import.js")).runImport,
+  },
+  infer: {
+    help: "run a divided model on a stored tensor batch (members + ensemble logits)",
+    load: async () => (await import("./infer.js")).runInfer,
+  },
+  train: {
+    help: "co-train S members of an architecture (resumable run directories)",
+    load: async () => (await import("./train.js")).runTrain,
+  },
+  demo: {
+    help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~3 min)",
+    load: async () => (await import("./demo.js")).runDemo,
+  },
+  eval: {
+    help: "evaluate a run's checkpoint or a weights file (ensemble and members)",
+    load: async () => (await import("./eval.js")).runEval,
+  },
+  report: {
+    help: "per-epoch result tables of run directories, and final accuracy over seeds",
+    load: async () => (await import("./report.js")).runReport,
+  },
+  info: {
+    help: "the engine's build: libtorch version, threads, devices",
+    load: async () => (await import("./info.js")).runInfo,
+  },
 };
 
 const USAGE = () =>
@@ -29,18 +57,22 @@ ${Object.entries(COMMANDS)
   .join("\n")}
 `;
 
-export async function main(argv: string[]): Promise<number> {
+/** The names of the subcommands, in the order `divco --help` lists them. */
+export const COMMAND_NAMES = Object.keys(COMMANDS);
+
+/** Runs `divco <argv>`: 0 ok, 1 failed, 2 usage error (each subcommand documents its own codes). */
+export async function main(argv: string[], out: Out = stdio): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
-    process.stdout.write(USAGE());
+    out.log(USAGE().trimEnd());
     return cmd ? 0 : 2;
   }
-  const entry = COMMANDS[cmd];
+  const entry = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
   if (!entry) {
-    process.stderr.write(`divco: unknown command "${cmd}"\n\n${USAGE()}`);
+    out.err(`divco: unknown command "${cmd}" (${COMMAND_NAMES.join(", ")}; see divco --help)`);
     return 2;
   }
-  return (await entry.load())(rest);
+  return (await entry.load())(rest, out);
 }
 
 // Run when executed directly (also through the npm bin symlink).

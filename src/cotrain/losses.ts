@@ -8,7 +8,6 @@ import { stack } from "../tensor/creation.js";
 import { crossEntropy, logSoftmax } from "../nn/functional.js";
 // The ensemble rule moved to models/ensemble.ts with the one ensemble function; this re-export
 // serves importers outside cotrain/ (src/cli/eval.ts) until they import it from there.
-export type { EnsembleRule } from "../models/ensemble.js";
 
 export type CotLoss = "js_divergence" | "kl_separate";
 

@@ -4,7 +4,7 @@
 // family's division rule (REFERENCE.md §1–2) and wraps them as `Members` (state-dict keys
 // `models.0.…`, `models.1.…`, as in the reference's SplitNet).
 import type { Module } from "../nn/module.js";
-import { NUM_CLASSES, type DatasetKind } from "../data/stats.js";
+import { DATASET_KINDS, NUM_CLASSES, type DatasetKind } from "../data/stats.js";
 import { Members } from "./members.js";
 
 export type { DatasetKind };
@@ -48,16 +48,53 @@ export function list(): ArchInfo[] {
   return [...entries.values()].map(({ member: _member, ...info }) => info).sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** An architecture, S or dataset the registry does not allow: a usage error, not a model bug. */
+export class ArchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ArchError";
+  }
+}
+
+/**
+ * The registry entry of an architecture, checked against the S and dataset it is asked for
+ * (each only when given). Unknown names get the nearest registered names. Every caller that
+ * accepts an architecture from a user validates through here, so the messages are the same
+ * everywhere.
+ */
+export function resolveArch(name: string, o: { split?: number; dataset?: string } = {}): ArchEntry {
+  const e = entries.get(name);
+  if (!e) {
+    const near = [...entries.keys()]
+      .map((k) => [k, editDistance(name, k)] as const)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, 3)
+      .map(([k]) => k);
+    throw new ArchError(
+      `unknown architecture "${name}"${near.length ? `; did you mean ${near.join(", ")}?` : ""} (divco summary --list shows all)`,
+    );
+  }
+  if (o.split !== undefined && !e.splits.includes(o.split)) {
+    throw new ArchError(
+      `${name} cannot be divided into S=${o.split}; allowed: ${e.splits.join(", ")}`,
+    );
+  }
+  if (o.dataset !== undefined && !DATASET_KINDS.includes(o.dataset as DatasetKind)) {
+    throw new ArchError(
+      `unknown dataset "${o.dataset}"; use ${DATASET_KINDS.join(", ")}`,
+    );
+  }
+  if (o.dataset !== undefined && !e.datasets.includes(o.dataset as DatasetKind)) {
+    throw new ArchError(
+      `${name} is not defined for ${o.dataset}; it is for ${e.datasets.join(", ")}`,
+    );
+  }
+  return e;
+}
+
 /** The registry entry of an architecture; unknown names get the nearest registered names. */
 export function lookup(name: string): ArchEntry {
-  const e = entries.get(name);
-  if (e) return e;
-  const near = [...entries.keys()]
-    .map((k) => [k, editDistance(name, k)] as const)
-    .sort((a, b) => a[1] - b[1])
-    .slice(0, 3)
-    .map(([k]) => k);
-  throw new Error(`unknown architecture "${name}"${near.length ? `; did you mean ${near.join(", ")}?` : ""} (divco summary --list shows all)`);
+  return resolveArch(name);
 }
 
 export interface CreateOptions {
@@ -70,13 +107,7 @@ export interface CreateOptions {
 
 /** Builds the S members of an architecture. */
 export function create(name: string, o: CreateOptions): Members {
-  const e = lookup(name);
-  if (!e.splits.includes(o.split)) {
-    throw new Error(`${name} cannot be divided into S=${o.split}; allowed: ${e.splits.join(", ")}`);
-  }
-  if (!e.datasets.includes(o.dataset)) {
-    throw new Error(`${name} is not defined for ${o.dataset}; it is for ${e.datasets.join(", ")}`);
-  }
+  const e = resolveArch(name, { split: o.split, dataset: o.dataset });
   const opts: BuildOptions = {
     split: o.split,
     dataset: o.dataset,
