@@ -1,8 +1,6 @@
-/**
- * `divco infer`: run a divided model's members on a batch of images in eval mode and write
- * every member's logits and the ensemble (mean of logits, REFERENCE.md §4) as JSON.
- * Exit codes: 0 ok, 1 bad weights / input, 2 usage error.
- */
+// `divco infer`: run a divided model's members on a batch of images in eval mode and write
+// every member's logits and the ensemble (mean of logits, REFERENCE.md §4) as JSON.
+// Exit codes: 0 ok, 1 bad weights / input, 2 usage error.
 import { defineCommand, runCommand, stdio, type Out, type ValuesOf } from "./args.js";
 import { archFromFlags, EXTRA_FLAG, NUM_CLASSES_FLAG } from "./arch_flags.js";
 import { writeFileAtomicSync } from "../io/atomic.js";

@@ -1,11 +1,9 @@
-/**
- * Produces one batch of S views into caller-provided buffers. The same code
- * runs on the main thread (workers: 0) and inside worker threads, and every
- * random draw comes from a stream keyed by (seed, epoch, dataset index, view)
- * or (seed, epoch, batch index) — never from "how many draws happened
- * before" — so the bytes do not depend on the number of workers or on which
- * worker made which batch.
- */
+// Produces one batch of S views into caller-provided buffers. The same code
+// runs on the main thread (workers: 0) and inside worker threads, and every
+// random draw comes from a stream keyed by (seed, epoch, dataset index, view)
+// or (seed, epoch, batch index) — never from "how many draws happened
+// before" — so the bytes do not depend on the number of workers or on which
+// worker made which batch.
 import { Rng } from "./prng.js";
 import type { ImageDataset } from "./dataset.js";
 import { MemoryDataset } from "./dataset.js";

@@ -1,12 +1,10 @@
-/**
- * CIFAR-10 / CIFAR-100 binary-format readers
- * (https://www.cs.toronto.edu/~kriz/cifar.html, "binary version").
- *
- * CIFAR-10 record: 1 label byte + 3072 pixel bytes (R, G, B planes of 32×32).
- * CIFAR-100 record: 1 coarse-label byte + 1 fine-label byte + 3072 pixel bytes.
- * Every file's size and every label is validated; errors name the file,
- * the expected and the actual value.
- */
+// CIFAR-10 / CIFAR-100 binary-format readers
+// (https://www.cs.toronto.edu/~kriz/cifar.html, "binary version").
+//
+// CIFAR-10 record: 1 label byte + 3072 pixel bytes (R, G, B planes of 32×32).
+// CIFAR-100 record: 1 coarse-label byte + 1 fine-label byte + 3072 pixel bytes.
+// Every file's size and every label is validated; errors name the file,
+// the expected and the actual value.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DataError, expectSize } from "./errors.js";

@@ -1,11 +1,9 @@
-/**
- * Dataset abstraction shared by the loader and its worker threads.
- *
- * A dataset is an indexable list of (RGB image, integer label). In-memory
- * datasets (CIFAR, SVHN) keep all pixels in one buffer, allocated as a
- * SharedArrayBuffer so worker threads read the same memory instead of each
- * receiving a 150 MB copy; `source()` describes how a worker reopens it.
- */
+// Dataset abstraction shared by the loader and its worker threads.
+//
+// A dataset is an indexable list of (RGB image, integer label). In-memory
+// datasets (CIFAR, SVHN) keep all pixels in one buffer, allocated as a
+// SharedArrayBuffer so worker threads read the same memory instead of each
+// receiving a 150 MB copy; `source()` describes how a worker reopens it.
 import { type RgbImage, chwToHwc } from "./image.js";
 import { DataError } from "./errors.js";
 

@@ -1,10 +1,8 @@
-/**
- * `divco data get`: download an official archive, verify its published MD5,
- * extract it with the npm `tar` package and move the result into place
- * atomically (extract into a temporary directory on the same filesystem,
- * validate, then rename), so an interrupted or failed download never leaves
- * a half-written dataset behind.
- */
+// `divco data get`: download an official archive, verify its published MD5,
+// extract it with the npm `tar` package and move the result into place
+// atomically (extract into a temporary directory on the same filesystem,
+// validate, then rename), so an interrupted or failed download never leaves
+// a half-written dataset behind.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as crypto from "node:crypto";

@@ -1,9 +1,8 @@
-/**
- * One error type for every data-pipeline failure, with a machine-readable
- * code so the CLI can choose an exit status and tests can match precisely.
- * Messages always name the file or value at fault and, for missing data,
- * where we looked and how to get it.
- */
+// One error type for every data-pipeline failure, with a machine-readable
+// code so the CLI can choose an exit status and tests can match precisely.
+// Messages always name the file or value at fault and, for missing data,
+// where we looked and how to get it.
+
 export type DataErrorCode =
   | "missing" // dataset files not found
   | "truncated" // file size not what the format requires

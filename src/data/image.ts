@@ -1,18 +1,17 @@
-/**
- * The in-memory image type of the data pipeline.
- *
- * Layout choice: HWC (interleaved RGB, row-major), uint8. Reasons:
- *  - every geometric op samples a source *pixel* at one coordinate and writes
- *    all three channels, so interleaved channels share one address
- *    computation and stay in one cache line;
- *  - it is what Pillow (whose outputs we must match) and sharp (our JPEG/PNG
- *    decoder) use, so no transposes on the decode path;
- *  - the single HWC→CHW transpose happens where it is free: in the
- *    normalisation pass that has to touch every value anyway to produce the
- *    float NCHW batch the network wants.
- * CIFAR files are stored CHW (planar); `cifarRecordToHwc` converts once per
- * sample fetch.
- */
+// The in-memory image type of the data pipeline.
+//
+// Layout choice: HWC (interleaved RGB, row-major), uint8. Reasons:
+//  - every geometric op samples a source *pixel* at one coordinate and writes
+//    all three channels, so interleaved channels share one address
+//    computation and stay in one cache line;
+//  - it is what Pillow (whose outputs we must match) and sharp (our JPEG/PNG
+//    decoder) use, so no transposes on the decode path;
+//  - the single HWC→CHW transpose happens where it is free: in the
+//    normalisation pass that has to touch every value anyway to produce the
+//    float NCHW batch the network wants.
+// CIFAR files are stored CHW (planar); `cifarRecordToHwc` converts once per
+// sample fetch.
+
 export interface RgbImage {
   width: number;
   height: number;

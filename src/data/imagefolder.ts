@@ -1,15 +1,13 @@
-/**
- * ImageNet-style folders: root/<split>/<class>/<image>, classes in sorted
- * order (torchvision ImageFolder's convention), decoded with sharp (libvips).
- *
- * Train geometry is RandomResizedCrop(scale (0.1, 1), ratio (3/4, 4/3),
- * bicubic) and eval geometry Resize(int(1.15·crop), bicubic) + CenterCrop
- * (REFERENCE §6.3, §10.18); both run inside sharp so the full-resolution
- * image never round-trips through JavaScript. sharp's "cubic" kernel is
- * Catmull-Rom, the same a = −0.5 cubic Pillow's BICUBIC resize uses (both
- * antialias when shrinking), so values are close to but not bit-identical
- * with Pillow's.
- */
+// ImageNet-style folders: root/<split>/<class>/<image>, classes in sorted
+// order (torchvision ImageFolder's convention), decoded with sharp (libvips).
+//
+// Train geometry is RandomResizedCrop(scale (0.1, 1), ratio (3/4, 4/3),
+// bicubic) and eval geometry Resize(int(1.15·crop), bicubic) + CenterCrop
+// (REFERENCE §6.3, §10.18); both run inside sharp so the full-resolution
+// image never round-trips through JavaScript. sharp's "cubic" kernel is
+// Catmull-Rom, the same a = −0.5 cubic Pillow's BICUBIC resize uses (both
+// antialias when shrinking), so values are close to but not bit-identical
+// with Pillow's.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import sharp, { type Sharp, type OutputInfo } from "sharp";

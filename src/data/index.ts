@@ -1,7 +1,5 @@
-/**
- * Public surface of the data pipeline (`import { data } from "divco"`):
- * datasets, transforms, the multi-view loader and download helpers.
- */
+// Public surface of the data pipeline (`import { data } from "divco"`):
+// datasets, transforms, the multi-view loader and download helpers.
 export { DataError, type DataErrorCode } from "./errors.js";
 export { Rng } from "./prng.js";
 export { type RgbImage, newImage, chwToHwc, hwcToChw } from "./image.js";

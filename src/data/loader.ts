@@ -1,21 +1,19 @@
-/**
- * Multi-view data loader (REFERENCE §3.1): each batch holds S independently
- * augmented views of the same N images (S = 1 for evaluation), normalised
- * float32 NCHW, plus labels and — when mixup is on — the single λ and
- * permutation that all views share.
- *
- * Determinism: the epoch order comes from (seed, epoch), every view from
- * (seed, epoch, dataset index, view), mixup from (seed, epoch, batch index);
- * so any number of workers (0 = main thread) yields identical bytes, and
- * iteration can resume mid-epoch from {epoch, batchIndex}.
- *
- * Prefetch: worker threads write batches straight into SharedArrayBuffer
- * slots; the main thread only passes slot numbers around. A yielded batch's
- * arrays are views of its slot and stay valid until the iterator is advanced
- * (call `copyBatch` to keep one). At most `prefetch` batches are in flight.
- * Idle workers are unref'd, so a loader that is never closed does not keep
- * the process alive; `close()` terminates them.
- */
+// Multi-view data loader (REFERENCE §3.1): each batch holds S independently
+// augmented views of the same N images (S = 1 for evaluation), normalised
+// float32 NCHW, plus labels and — when mixup is on — the single λ and
+// permutation that all views share.
+//
+// Determinism: the epoch order comes from (seed, epoch), every view from
+// (seed, epoch, dataset index, view), mixup from (seed, epoch, batch index);
+// so any number of workers (0 = main thread) yields identical bytes, and
+// iteration can resume mid-epoch from {epoch, batchIndex}.
+//
+// Prefetch: worker threads write batches straight into SharedArrayBuffer
+// slots; the main thread only passes slot numbers around. A yielded batch's
+// arrays are views of its slot and stay valid until the iterator is advanced
+// (call `copyBatch` to keep one). At most `prefetch` batches are in flight.
+// Idle workers are unref'd, so a loader that is never closed does not keep
+// the process alive; `close()` terminates them.
 import { Worker } from "node:worker_threads";
 import { Rng } from "./prng.js";
 import type { ImageDataset } from "./dataset.js";

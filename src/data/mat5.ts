@@ -1,13 +1,11 @@
-/**
- * Minimal reader for MATLAB Level 5 MAT-files (the format of the official
- * SVHN *_32x32.mat files): numeric arrays of any class, stored plainly or
- * inside zlib-compressed elements (miCOMPRESSED), little- or big-endian.
- * Layout per "MAT-File Format" (MathWorks): 128-byte header, then data
- * elements of an 8-byte tag (type, byte count) — or a 4-byte "small element"
- * tag — padded to 8 bytes. A miMATRIX element holds array flags, dimensions,
- * name and the real part; MATLAB may store values in a narrower type than
- * the array class (e.g. double labels as uint8), so values are widened here.
- */
+// Minimal reader for MATLAB Level 5 MAT-files (the format of the official
+// SVHN *_32x32.mat files): numeric arrays of any class, stored plainly or
+// inside zlib-compressed elements (miCOMPRESSED), little- or big-endian.
+// Layout per "MAT-File Format" (MathWorks): 128-byte header, then data
+// elements of an 8-byte tag (type, byte count) — or a 4-byte "small element"
+// tag — padded to 8 bytes. A miMATRIX element holds array flags, dimensions,
+// name and the real part; MATLAB may store values in a narrower type than
+// the array class (e.g. double labels as uint8), so values are widened here.
 import * as zlib from "node:zlib";
 import { DataError } from "./errors.js";
 

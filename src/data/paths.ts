@@ -1,8 +1,6 @@
-/**
- * Where datasets live. The product never assumes a checkout layout: a dataset
- * comes from an explicit directory, or from the cache root
- * `$DIVCO_DATA` (default `~/.cache/divco/data`).
- */
+// Where datasets live. The product never assumes a checkout layout: a dataset
+// comes from an explicit directory, or from the cache root
+// `$DIVCO_DATA` (default `~/.cache/divco/data`).
 import * as os from "node:os";
 import * as path from "node:path";
 import * as fs from "node:fs";

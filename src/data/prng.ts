@@ -1,16 +1,14 @@
-/**
- * Small, fast, splittable pseudo-random generator for data augmentation.
- *
- * Why not Math.random: augmentation must be reproducible from (seed, epoch,
- * sample, view) alone so that 0 or N worker threads produce identical bytes.
- * Every random decision in src/data draws from an explicit `Rng` instance.
- *
- * Algorithm: xoshiro128** (Blackman & Vigna), 128-bit state, 32-bit output,
- * which maps onto JavaScript's 32-bit integer ops (Math.imul, >>>) without
- * BigInt. Seeding and stream derivation hash the key tuple with a
- * murmur3-style finalizer so that nearby keys (sample 7 vs 8) give
- * unrelated streams.
- */
+// Small, fast, splittable pseudo-random generator for data augmentation.
+//
+// Why not Math.random: augmentation must be reproducible from (seed, epoch,
+// sample, view) alone so that 0 or N worker threads produce identical bytes.
+// Every random decision in src/data draws from an explicit `Rng` instance.
+//
+// Algorithm: xoshiro128** (Blackman & Vigna), 128-bit state, 32-bit output,
+// which maps onto JavaScript's 32-bit integer ops (Math.imul, >>>) without
+// BigInt. Seeding and stream derivation hash the key tuple with a
+// murmur3-style finalizer so that nearby keys (sample 7 vs 8) give
+// unrelated streams.
 
 const GOLDEN = 0x9e3779b9;
 

@@ -1,8 +1,6 @@
-/**
- * The CIFAR-10 sample embedded in the package (data/cifar10-sample/, see its
- * README): 2000 balanced training images and the first 1000 test images.
- * Found relative to this module (import.meta.url), never the working directory.
- */
+// The CIFAR-10 sample embedded in the package (data/cifar10-sample/, see its
+// README): 2000 balanced training images and the first 1000 test images.
+// Found relative to this module (import.meta.url), never the working directory.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,8 +1,7 @@
-/**
- * The dataset kinds and their per-dataset constants from the reference, defined here once for
- * the whole project: class counts (REFERENCE.md §10.21), normalisation mean/std and the
- * random-erasing ("cutout") box parameters (§6).
- */
+// The dataset kinds and their per-dataset constants from the reference, defined here once for
+// the whole project: class counts (REFERENCE.md §10.21), normalisation mean/std and the
+// random-erasing ("cutout") box parameters (§6).
+
 export type DatasetKind = "cifar10" | "cifar100" | "svhn" | "imagenet";
 export type Triple = readonly [number, number, number];
 

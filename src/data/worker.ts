@@ -1,9 +1,7 @@
-/**
- * Worker-thread entry of MultiViewLoader: reopens the dataset from its
- * shared-memory description, rebuilds the augmentation pipeline, and fills
- * the requested shared slots. Holds no state that affects the output beyond
- * the init message, so results do not depend on which worker runs a batch.
- */
+// Worker-thread entry of MultiViewLoader: reopens the dataset from its
+// shared-memory description, rebuilds the augmentation pipeline, and fills
+// the requested shared slots. Holds no state that affects the output beyond
+// the init message, so results do not depend on which worker runs a batch.
 import { parentPort, workerData } from "node:worker_threads";
 import { MemoryDataset, type ImageDataset, type DatasetSource } from "./dataset.js";
 import { DataError } from "./errors.js";

@@ -1,4 +1,4 @@
-/** Messages between MultiViewLoader and its worker threads (structured-clone safe). */
+// Messages between MultiViewLoader and its worker threads (structured-clone safe).
 import type { DatasetSource } from "./dataset.js";
 import type { AugmentConfig } from "./transforms/pipeline.js";
 import type { DataErrorCode } from "./errors.js";

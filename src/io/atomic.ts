@@ -1,13 +1,11 @@
-/**
- * Atomic file replacement: a reader (or a crash) sees either the complete old file or
- * the complete new one, never a torn mix.
- *
- * Recipe: write into a temp file in the *same directory* (rename is only atomic within
- * one file system), fsync it (so the data is on disk before the name points at it),
- * rename over the target, then fsync the directory (so the rename itself survives a
- * power cut). On any failure — ENOSPC half way, a producer that throws — the temp file
- * is removed and the old file is left untouched.
- */
+// Atomic file replacement: a reader (or a crash) sees either the complete old file or
+// the complete new one, never a torn mix.
+//
+// Recipe: write into a temp file in the *same directory* (rename is only atomic within
+// one file system), fsync it (so the data is on disk before the name points at it),
+// rename over the target, then fsync the directory (so the rename itself survives a
+// power cut). On any failure — ENOSPC half way, a producer that throws — the temp file
+// is removed and the old file is left untouched.
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";

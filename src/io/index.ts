@@ -1,7 +1,5 @@
-/**
- * Public API of the serialization layer. Only tensors.ts touches the tensor engine; the rest
- * reads nothing of it but the dtype table (src/tensor/dtype.ts).
- */
+// Public API of the serialization layer. Only tensors.ts touches the tensor engine; the rest
+// reads nothing of it but the dtype table (src/tensor/dtype.ts).
 export {
   type DType,
   type TensorRecord,

@@ -1,16 +1,14 @@
-/**
- * A data-only Python pickle reader (protocols 0–5 opcodes that describe plain data).
- *
- * This is NOT Python's unpickler: it never imports or runs anything. GLOBAL opcodes become
- * inert `PyGlobal` names; REDUCE/NEWOBJ on them builds an inert `PyObject` recording the
- * class and arguments — unless the caller registered a JS function for that exact name
- * (how pth.ts rebuilds tensors), or the name is one of the few harmless builtins handled
- * below (OrderedDict, set, bytes via _codecs.encode). A malicious pickle can therefore
- * only produce odd data, never code execution.
- *
- * Python values map to: None→null, bool→boolean, int→number (bigint beyond 2^53),
- * float→number, str→string, bytes→Uint8Array, list/tuple→Array, dict→Map, set→Set.
- */
+// A data-only Python pickle reader (protocols 0–5 opcodes that describe plain data).
+//
+// This is NOT Python's unpickler: it never imports or runs anything. GLOBAL opcodes become
+// inert `PyGlobal` names; REDUCE/NEWOBJ on them builds an inert `PyObject` recording the
+// class and arguments — unless the caller registered a JS function for that exact name
+// (how pth.ts rebuilds tensors), or the name is one of the few harmless builtins handled
+// below (OrderedDict, set, bytes via _codecs.encode). A malicious pickle can therefore
+// only produce odd data, never code execution.
+//
+// Python values map to: None→null, bool→boolean, int→number (bigint beyond 2^53),
+// float→number, str→string, bytes→Uint8Array, list/tuple→Array, dict→Map, set→Set.
 
 /** A reference to a Python global (module attribute) that was *not* resolved. */
 export class PyGlobal {

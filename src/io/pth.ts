@@ -1,19 +1,17 @@
-/**
- * Import PyTorch checkpoints written by `torch.save` — without Python and without ever
- * executing the pickle (see pickle.ts).
- *
- * Two container formats exist:
- *  - zip (torch ≥ 1.6 default): `<prefix>/data.pkl` is a pickle whose tensors refer to
- *    storages by persistent id ('storage', torch.FloatStorage, key, location, numel); the
- *    raw little-endian bytes of storage `key` are the entry `<prefix>/data/<key>`.
- *    `<prefix>/byteorder` says "big" on big-endian writers. The prefix is the archive
- *    name torch chose (often "archive", or the file's stem), so we discover it.
- *  - legacy (`_use_new_zipfile_serialization=False`): five pickles in a row (magic number,
- *    protocol, sys info, the object, the storage key list) followed by each storage as
- *    u64 element count + bytes.
- * Tensors are rebuilt from (storage, offset, size, stride) into C-contiguous TensorRecords,
- * so transposed or sliced views come out as ordinary dense tensors.
- */
+// Import PyTorch checkpoints written by `torch.save` — without Python and without ever
+// executing the pickle (see pickle.ts).
+//
+// Two container formats exist:
+//  - zip (torch ≥ 1.6 default): `<prefix>/data.pkl` is a pickle whose tensors refer to
+//    storages by persistent id ('storage', torch.FloatStorage, key, location, numel); the
+//    raw little-endian bytes of storage `key` are the entry `<prefix>/data/<key>`.
+//    `<prefix>/byteorder` says "big" on big-endian writers. The prefix is the archive
+//    name torch chose (often "archive", or the file's stem), so we discover it.
+//  - legacy (`_use_new_zipfile_serialization=False`): five pickles in a row (magic number,
+//    protocol, sys info, the object, the storage key list) followed by each storage as
+//    u64 element count + bytes.
+// Tensors are rebuilt from (storage, offset, size, stride) into C-contiguous TensorRecords,
+// so transposed or sliced views come out as ordinary dense tensors.
 import { DTYPE_INFO, DTYPES } from "../tensor/dtype.js";
 import { type DType, type TensorRecord, itemSize, numel } from "./record.js";
 import { PyGlobal, PyObject, type PyFunction, unpickle } from "./pickle.js";

@@ -1,12 +1,10 @@
-/**
- * The common currency of the serialization layer: a tensor as plain bytes.
- *
- * Nothing here knows about the tensor engine. Readers (safetensors, .pth) produce
- * TensorRecords and writers consume them; the engine converts records to and from
- * its own tensors. Data is always little-endian and C-contiguous, so a record can be
- * written to disk or handed to native code without any reshuffling. Only the dtype table
- * (src/tensor/dtype.ts, plain data) comes from the tensor layer.
- */
+// The common currency of the serialization layer: a tensor as plain bytes.
+//
+// Nothing here knows about the tensor engine. Readers (safetensors, .pth) produce
+// TensorRecords and writers consume them; the engine converts records to and from
+// its own tensors. Data is always little-endian and C-contiguous, so a record can be
+// written to disk or handed to native code without any reshuffling. Only the dtype table
+// (src/tensor/dtype.ts, plain data) comes from the tensor layer.
 
 import { type DType, DTYPES, isDType, itemSize } from "../tensor/dtype.js";
 

@@ -1,15 +1,13 @@
-/**
- * safetensors reader/writer (https://github.com/huggingface/safetensors, format spec).
- *
- * File layout: u64 little-endian N, then N bytes of UTF-8 JSON header, then the data
- * buffer. The header maps each tensor name to {dtype, shape, data_offsets: [begin, end)}
- * relative to the data buffer, plus an optional "__metadata__" string→string map.
- *
- * The writer reproduces the reference (Rust) writer byte for byte: compact JSON with
- * "__metadata__" first, tensors ordered by dtype rank descending (wider dtypes first, so
- * every tensor is naturally aligned when the buffer is) then by name, and the header
- * padded with spaces to a multiple of 8 bytes.
- */
+// safetensors reader/writer (https://github.com/huggingface/safetensors, format spec).
+//
+// File layout: u64 little-endian N, then N bytes of UTF-8 JSON header, then the data
+// buffer. The header maps each tensor name to {dtype, shape, data_offsets: [begin, end)}
+// relative to the data buffer, plus an optional "__metadata__" string→string map.
+//
+// The writer reproduces the reference (Rust) writer byte for byte: compact JSON with
+// "__metadata__" first, tensors ordered by dtype rank descending (wider dtypes first, so
+// every tensor is naturally aligned when the buffer is) then by name, and the header
+// padded with spaces to a multiple of 8 bytes.
 import * as fs from "node:fs";
 import { writeFileAtomicWith, writeFileAtomicWithSync } from "./atomic.js";
 import { DTYPE_INFO, DTYPES } from "../tensor/dtype.js";

@@ -1,12 +1,10 @@
-/**
- * Minimal read-only ZIP reader, enough for PyTorch checkpoints.
- *
- * torch.save writes an uncompressed ZIP (via miniz) whose entries are 64-byte aligned and
- * may use ZIP64 records once a file passes 4 GiB. We parse the central directory (the
- * authoritative list; local headers may carry different padding), read entries on demand
- * from a file descriptor or a buffer, inflate "deflate" entries with zlib in case a
- * checkpoint was re-zipped by another tool, and check each entry's CRC-32.
- */
+// Minimal read-only ZIP reader, enough for PyTorch checkpoints.
+//
+// torch.save writes an uncompressed ZIP (via miniz) whose entries are 64-byte aligned and
+// may use ZIP64 records once a file passes 4 GiB. We parse the central directory (the
+// authoritative list; local headers may carry different padding), read entries on demand
+// from a file descriptor or a buffer, inflate "deflate" entries with zlib in case a
+// checkpoint was re-zipped by another tool, and check each entry's CRC-32.
 import * as fs from "node:fs";
 import * as zlib from "node:zlib";
 

@@ -16,15 +16,15 @@ export interface WidthFactory {
 }
 
 export interface DivideOptions {
-  /** What the S members together should match: trainable parameters or MACs. Default "params". */
-  budget?: "params" | "flops";
+  /** What the S members together should match: trainable parameters or multiply-accumulates. Default "params". */
+  budget?: "params" | "macs";
   /** Member widths are multiples of this. Default 4. */
   divisor?: number;
 }
 
 export interface DivideReport {
   split: number;
-  budget: "params" | "flops";
+  budget: "params" | "macs";
   divisor: number;
   /** The chosen member width. */
   width: number;

@@ -1,18 +1,16 @@
-/**
- * Per-epoch metrics of a run, as `metrics.jsonl` (one JSON object per line) and
- * `metrics.csv` (for spreadsheets and pandas) in the run directory.
- *
- * The JSONL file is the record: each row is appended with a single write, so a crash can at
- * worst leave a partial last line, which the next open drops. The CSV is derived from it:
- * rows whose keys are all known columns are appended; a row that brings a new column (an
- * eval metric that starts at some epoch) makes the whole CSV be rewritten with the union of
- * columns, atomically (temp + rename), and every open rebuilds it from the JSONL, so it is
- * never left inconsistent for longer than a crash.
- *
- * JSON has no NaN/Infinity, and a NaN loss is exactly what a log must keep: non-finite
- * numbers are stored as the strings "NaN", "Infinity", "-Infinity" and turned back into
- * numbers by readMetrics.
- */
+// Per-epoch metrics of a run, as `metrics.jsonl` (one JSON object per line) and
+// `metrics.csv` (for spreadsheets and pandas) in the run directory.
+//
+// The JSONL file is the record: each row is appended with a single write, so a crash can at
+// worst leave a partial last line, which the next open drops. The CSV is derived from it:
+// rows whose keys are all known columns are appended; a row that brings a new column (an
+// eval metric that starts at some epoch) makes the whole CSV be rewritten with the union of
+// columns, atomically (temp + rename), and every open rebuilds it from the JSONL, so it is
+// never left inconsistent for longer than a crash.
+//
+// JSON has no NaN/Infinity, and a NaN loss is exactly what a log must keep: non-finite
+// numbers are stored as the strings "NaN", "Infinity", "-Infinity" and turned back into
+// numbers by readMetrics.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";

@@ -1,17 +1,15 @@
-/**
- * Progress of one long loop (an epoch of training, an evaluation pass).
- *
- * On a terminal: a single line redrawn in place (`\r` + clear-to-end), at most every 100 ms
- * so printing never costs the loop noticeable time, cut to the terminal width so it never
- * wraps (a wrapped line can no longer be redrawn with `\r`).
- * Elsewhere (CI logs, pipes, files), where `\r` would pile up as garbage: a plain line every
- * 10 % of the loop or every 30 s, whichever comes first, and a summary line at the end.
- *
- * ETA comes from an exponentially smoothed rate (time constant 5 s): steady enough not to
- * jump around, quick to forget a slow first step (warm-up, allocator growth). Rates count
- * only the work done since the first update(), so a loop resumed half way does not
- * look fast.
- */
+// Progress of one long loop (an epoch of training, an evaluation pass).
+//
+// On a terminal: a single line redrawn in place (`\r` + clear-to-end), at most every 100 ms
+// so printing never costs the loop noticeable time, cut to the terminal width so it never
+// wraps (a wrapped line can no longer be redrawn with `\r`).
+// Elsewhere (CI logs, pipes, files), where `\r` would pile up as garbage: a plain line every
+// 10 % of the loop or every 30 s, whichever comes first, and a summary line at the end.
+//
+// ETA comes from an exponentially smoothed rate (time constant 5 s): steady enough not to
+// jump around, quick to forget a slow first step (warm-up, allocator growth). Rates count
+// only the work done since the first update(), so a loop resumed half way does not
+// look fast.
 
 export interface ProgressOptions {
   /** Steps in the loop. */

@@ -1,20 +1,18 @@
-/**
- * TensorBoard event files, written and read without TensorFlow or a protobuf library.
- *
- * An event file is a sequence of TFRecords (see tfrecord.ts), each holding one serialized
- * `tensorboard.Event` protobuf (tensorboard/compat/proto/event.proto, summary.proto). We only
- * need a handful of fields, so they are hand-encoded here:
- *
- *   Event        { double wall_time = 1; int64 step = 2; string file_version = 3;
- *                  Summary summary = 5; SessionLog session_log = 7; }
- *   Summary      { repeated Value value = 1; }
- *   Value        { string tag = 1; float simple_value = 2; TensorProto tensor = 8; }
- *   SessionLog   { SessionStatus status = 1; }            // START = 1
- *
- * Scalars are written as `simple_value` (float32, as TensorBoard stores them anyway); the
- * reader also understands one-element float/double `tensor` values, the form TF2 and
- * `SummaryWriter(..., new_style=True)` write.
- */
+// TensorBoard event files, written and read without TensorFlow or a protobuf library.
+//
+// An event file is a sequence of TFRecords (see tfrecord.ts), each holding one serialized
+// `tensorboard.Event` protobuf (tensorboard/compat/proto/event.proto, summary.proto). We only
+// need a handful of fields, so they are hand-encoded here:
+//
+//   Event        { double wall_time = 1; int64 step = 2; string file_version = 3;
+//                  Summary summary = 5; SessionLog session_log = 7; }
+//   Summary      { repeated Value value = 1; }
+//   Value        { string tag = 1; float simple_value = 2; TensorProto tensor = 8; }
+//   SessionLog   { SessionStatus status = 1; }            // START = 1
+//
+// Scalars are written as `simple_value` (float32, as TensorBoard stores them anyway); the
+// reader also understands one-element float/double `tensor` values, the form TF2 and
+// `SummaryWriter(..., new_style=True)` write.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -1,16 +1,14 @@
-/**
- * TFRecord framing, the container TensorBoard event files use:
- *
- *   u64 LE  length
- *   u32 LE  masked CRC32C of the 8 length bytes
- *   bytes   data
- *   u32 LE  masked CRC32C of the data
- *
- * CRC32C is the Castagnoli polynomial (reflected 0x82F63B78), not zlib's CRC32, so Node's
- * zlib cannot compute it; a 256-entry table is fast enough for log records. The mask exists
- * because a CRC of data that itself contains CRCs is weak; it is TensorFlow's
- * `crc32c::Mask`: rotate right by 15, add a constant.
- */
+// TFRecord framing, the container TensorBoard event files use:
+//
+//   u64 LE  length
+//   u32 LE  masked CRC32C of the 8 length bytes
+//   bytes   data
+//   u32 LE  masked CRC32C of the data
+//
+// CRC32C is the Castagnoli polynomial (reflected 0x82F63B78), not zlib's CRC32, so Node's
+// zlib cannot compute it; a 256-entry table is fast enough for log records. The mask exists
+// because a CRC of data that itself contains CRCs is weak; it is TensorFlow's
+// `crc32c::Mask`: rotate right by 15, add a constant.
 
 const CASTAGNOLI_REFLECTED = 0x82f63b78;
 const MASK_DELTA = 0xa282ead8;

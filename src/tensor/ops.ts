@@ -74,13 +74,19 @@ export function anyOp(spec: string): number {
   return id;
 }
 
-/** Builds an object of op ids, so hot paths read a property instead of a map. */
+/**
+ * Builds an object of op ids, so hot paths read a property instead of a map. An operator the
+ * linked libtorch lacks does not stop the module from loading: its property throws opId's clear
+ * error when a caller first reaches for it, so everything else keeps working.
+ */
 export function opTable<K extends string>(table: Record<K, OpSpec>): Record<K, number> {
   const out = {} as Record<K, number>;
   for (const k of Object.keys(table) as K[]) {
-    const id = ids.get(table[k])!;
-    // Missing operators stay -1 and fail with a clear message where they are used.
-    Object.defineProperty(out, k, { value: id === MISSING ? opId(table[k]) : id, enumerable: true });
+    const spec = table[k];
+    if (!ids.has(spec)) ids.set(spec, lookup(spec));
+    const id = ids.get(spec)!;
+    if (id === MISSING) Object.defineProperty(out, k, { get: () => opId(spec), enumerable: true });
+    else Object.defineProperty(out, k, { value: id, enumerable: true });
   }
   return out;
 }

@@ -1,3 +1,5 @@
+// CIFAR-10/100 binary readers: the embedded sample, the shared full dataset where present, and
+// the errors for missing, truncated and mislabelled files.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -1,3 +1,4 @@
+// `divco data`: help, usage errors, and check/get against missing or damaged local files.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -1,3 +1,4 @@
+// `divco data get`: download from a local HTTP server, MD5 verification, atomic extraction, offline use.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

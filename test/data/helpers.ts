@@ -1,3 +1,4 @@
+// Helpers for the data tests: repository paths, the shared full CIFAR-10, temporary directories.
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import * as fs from "node:fs";

@@ -1,3 +1,4 @@
+// ImageNet-style image folders: class discovery, decoding to RGB, crop geometry, loader workers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

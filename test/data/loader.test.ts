@@ -1,3 +1,4 @@
+// The multi-view loader: determinism across worker counts, shared mixup, resumption, shuffling.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MultiViewLoader, copyBatch, type Batch } from "../../src/data/loader.js";

@@ -1,8 +1,6 @@
-/**
- * Our Pillow re-implementations against pixels rendered by Pillow 9.4
- * (fixture: scripts/fixtures/data/make_pillow_fixtures.py). Requirement: at
- * most 1 level difference per pixel for every op.
- */
+// Our Pillow re-implementations against pixels rendered by Pillow 9.4
+// (fixture: scripts/fixtures/data/make_pillow_fixtures.py). Requirement: at
+// most 1 level difference per pixel for every op.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

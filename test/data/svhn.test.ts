@@ -1,3 +1,4 @@
+// SVHN .mat reader: labels, layout, and errors for missing or corrupt files.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

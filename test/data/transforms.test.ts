@@ -1,3 +1,5 @@
+// The augmentations (REFERENCE.md §6): seeded streams, crop/flip, torchvision geometry helpers,
+// AutoAugment/RandAugment ops, erasing and normalisation.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -1,3 +1,4 @@
+// Atomic file writes: replacement, temp-file cleanup, a failing writer (ENOSPC) leaves the old file.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -1,3 +1,4 @@
+// Helpers for the io tests: fixture paths, expected values, temporary directories, hex dumps.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

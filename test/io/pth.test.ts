@@ -1,3 +1,4 @@
+// PyTorch .pth reading (zip and legacy formats) against files written by torch.save.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

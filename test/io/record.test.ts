@@ -1,3 +1,4 @@
+// Tensor records: item sizes, element counts, and validation messages.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {

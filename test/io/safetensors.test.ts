@@ -1,3 +1,4 @@
+// safetensors read/write: every dtype, deterministic aligned layout, lazy reads, header validation.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -30,7 +30,7 @@ test("divide: CIFAR bottleneck ResNet-110 widths equal the §1.2 table (16 → 1
 test("divide: CIFAR WRN-28-10 widths equal 16·k' with k' = int(k/√S + 0.4) (§1.2), by params and by MACs", () => {
   const f = resnetWidthFactory("wide_resnet28_10");
   for (const S of [2, 4]) {
-    for (const budget of ["params", "flops"] as const) {
+    for (const budget of ["params", "macs"] as const) {
       const r = divide(f, S, { budget, divisor: 16 });
       assert.equal(r.width, 16 * dividedWidenFactor(10, S), `S=${S} ${budget}`);
       assert.ok(Math.abs(r.relativeError) < 0.05, `S=${S} ${budget}: ${r.relativeError}`);

@@ -1,3 +1,4 @@
+// Helpers for the report tests: fixture paths, JSON reading, temporary directories.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

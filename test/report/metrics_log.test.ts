@@ -1,3 +1,4 @@
+// Metrics logs (JSONL + CSV): appending, new columns, reopening, crash-truncated lines.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -1,3 +1,4 @@
+// Progress bars: number/duration formatting, TTY redraws, plain-line output without a TTY.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";

@@ -1,9 +1,7 @@
-/**
- * Replays a scripted sequence of EventWriter calls with a fixed clock, so the bytes are
- * reproducible. scripts/fixtures/report/make_tensorboard_fixtures.py replays the committed
- * scenario, has TensorBoard's own reader check the files, and commits them; the test replays
- * it again and requires identical bytes, tying today's encoder to what TensorBoard accepted.
- */
+// Replays a scripted sequence of EventWriter calls with a fixed clock, so the bytes are
+// reproducible. scripts/fixtures/report/make_tensorboard_fixtures.py replays the committed
+// scenario, has TensorBoard's own reader check the files, and commits them; the test replays
+// it again and requires identical bytes, tying today's encoder to what TensorBoard accepted.
 import { EventWriter } from "../../src/report/tensorboard.js";
 
 export type ScenarioOp = [

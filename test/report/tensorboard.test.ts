@@ -1,3 +1,4 @@
+// TensorBoard event files: CRC32C, TFRecord framing, EventWriter round trips.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";

@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tensor, zeros, randn, scope, anyOp, native } from "../../src/tensor/index.js";
+import { opTable, type OpSpec } from "../../src/tensor/ops.js";
 import { F } from "../../src/nn/index.js";
 
 test("a libtorch error names the operator and every tensor argument", () =>
@@ -46,3 +47,9 @@ test("backward on a non-scalar without a gradient explains what to pass", () =>
     assert.throws(() => w.mul(2).backward(), /not a scalar/);
     assert.throws(() => zeros([1]).sum().backward(), /does not require grad/);
   }));
+
+test("an operator the linked libtorch lacks fails where it is used, with its name, not at load", () => {
+  const table = opTable({ add: "add.Tensor", missing: "no_such_operator" as OpSpec });
+  assert.equal(typeof table.add, "number", "present operators resolve at once");
+  assert.throws(() => table.missing, /the linked libtorch has no operator aten::no_such_operator/);
+});

@@ -1,14 +1,12 @@
-/**
- * AutoAugment with the CIFAR-10, ImageNet and SVHN policies, following the
- * DeepVoltaire implementation that the reference vendors
- * (dataset/autoaugment.py): a policy is a list of sub-policies
- * (p1, op1, m1, p2, op2, m2); one sub-policy is drawn uniformly per image,
- * each of its two ops runs with its probability. Magnitude indices 0..9 map
- * through the tables below. Geometric ops fill with gray 128; shear is
- * bicubic, translate and rotate nearest; rotate is always counter-clockwise
- * (that implementation draws no sign for it), all other signed ops draw ±
- * with equal probability.
- */
+// AutoAugment with the CIFAR-10, ImageNet and SVHN policies, following the
+// DeepVoltaire implementation that the reference vendors
+// (dataset/autoaugment.py): a policy is a list of sub-policies
+// (p1, op1, m1, p2, op2, m2); one sub-policy is drawn uniformly per image,
+// each of its two ops runs with its probability. Magnitude indices 0..9 map
+// through the tables below. Geometric ops fill with gray 128; shear is
+// bicubic, translate and rotate nearest; rotate is always counter-clockwise
+// (that implementation draws no sign for it), all other signed ops draw ±
+// with equal probability.
 import type { RgbImage } from "../image.js";
 import type { Rng } from "../prng.js";
 import { DataError } from "../errors.js";

@@ -1,7 +1,5 @@
-/**
- * Geometric train-time transforms on uint8 HWC images, with torchvision
- * semantics and draw order (so a reader of the reference recognises them).
- */
+// Geometric train-time transforms on uint8 HWC images, with torchvision
+// semantics and draw order (so a reader of the reference recognises them).
 import { type RgbImage, newImage } from "../image.js";
 import type { Rng } from "../prng.js";
 import { DataError } from "../errors.js";

@@ -1,11 +1,9 @@
-/**
- * transforms.RandomErasing as the reference uses it for "cutout"
- * (REFERENCE §6.2–6.4, §10.7): applied to the *normalised* float CHW tensor,
- * so value 0 means "the dataset mean colour", not black. Same draws as
- * torchvision: apply with probability p; up to 10 tries of area ∈ scale,
- * log-uniform aspect ∈ ratio, box h = round(√(area·r)), w = round(√(area/r)),
- * accepted when h < H and w < W; top then left uniform.
- */
+// transforms.RandomErasing as the reference uses it for "cutout"
+// (REFERENCE §6.2–6.4, §10.7): applied to the *normalised* float CHW tensor,
+// so value 0 means "the dataset mean colour", not black. Same draws as
+// torchvision: apply with probability p; up to 10 tries of area ∈ scale,
+// log-uniform aspect ∈ ratio, box h = round(√(area·r)), w = round(√(area/r)),
+// accepted when h < H and w < W; top then left uniform.
 import type { Rng } from "../prng.js";
 import type { ErasingParams } from "../stats.js";
 import { pyRound } from "./crop_flip.js";

@@ -1,10 +1,8 @@
-/**
- * ToTensor + Normalize fused into one pass: uint8 HWC → float32 CHW,
- * value = (v/255 − mean)/std computed in float32 step by step exactly like
- * torchvision (`img.float().div(255)`, then `sub_(mean).div_(std)` on float32
- * tensors), via a 256-entry table per channel, so our floats equal
- * torchvision's bit for bit.
- */
+// ToTensor + Normalize fused into one pass: uint8 HWC → float32 CHW,
+// value = (v/255 − mean)/std computed in float32 step by step exactly like
+// torchvision (`img.float().div(255)`, then `sub_(mean).div_(std)` on float32
+// tensors), via a 256-entry table per channel, so our floats equal
+// torchvision's bit for bit.
 import type { RgbImage } from "../image.js";
 import type { Triple } from "../stats.js";
 

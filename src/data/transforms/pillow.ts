@@ -1,19 +1,17 @@
-/**
- * Pixel-exact re-implementations of the Pillow operations that AutoAugment
- * (DeepVoltaire, as vendored by the reference in dataset/autoaugment.py) and
- * timm's RandAugment call: Image.transform(AFFINE), Image.rotate,
- * ImageEnhance.{Color,Contrast,Brightness,Sharpness}, ImageOps.{autocontrast,
- * equalize, posterize, solarize, invert}.
- *
- * Why re-implement instead of "something similar": the paper's augmentation
- * strength is defined by these exact operations (their resampling kernels,
- * fill rules, truncating casts and float32 blends). Each function states the
- * Pillow behaviour it reproduces; test/data/pillow_agreement.test.ts compares
- * against outputs rendered by Pillow 9.4 (scripts/fixtures/data/make_pillow_fixtures.py).
- *
- * All functions take and return HWC RGB uint8 images (see ../image.ts) and
- * never modify their input.
- */
+// Pixel-exact re-implementations of the Pillow operations that AutoAugment
+// (DeepVoltaire, as vendored by the reference in dataset/autoaugment.py) and
+// timm's RandAugment call: Image.transform(AFFINE), Image.rotate,
+// ImageEnhance.{Color,Contrast,Brightness,Sharpness}, ImageOps.{autocontrast,
+// equalize, posterize, solarize, invert}.
+//
+// Why re-implement instead of "something similar": the paper's augmentation
+// strength is defined by these exact operations (their resampling kernels,
+// fill rules, truncating casts and float32 blends). Each function states the
+// Pillow behaviour it reproduces; test/data/pillow_agreement.test.ts compares
+// against outputs rendered by Pillow 9.4 (scripts/fixtures/data/make_pillow_fixtures.py).
+//
+// All functions take and return HWC RGB uint8 images (see ../image.ts) and
+// never modify their input.
 import { type RgbImage, newImage } from "../image.js";
 
 export type Resample = "nearest" | "bilinear" | "bicubic";

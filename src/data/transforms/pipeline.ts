@@ -1,10 +1,8 @@
-/**
- * A view = one independent draw of the whole train pipeline (REFERENCE §3.1,
- * §10.6): geometry (crop) → flip → policy (AutoAugment / RandAugment) →
- * normalise → random erasing, the order of the reference's torchvision
- * Compose. The configuration is plain JSON so worker threads rebuild the same
- * pipeline from it; presets encode REFERENCE §6 per dataset.
- */
+// A view = one independent draw of the whole train pipeline (REFERENCE §3.1,
+// §10.6): geometry (crop) → flip → policy (AutoAugment / RandAugment) →
+// normalise → random erasing, the order of the reference's torchvision
+// Compose. The configuration is plain JSON so worker threads rebuild the same
+// pipeline from it; presets encode REFERENCE §6 per dataset.
 import type { RgbImage } from "../image.js";
 import type { Rng } from "../prng.js";
 import { DataError } from "../errors.js";

@@ -1,18 +1,16 @@
-/**
- * RandAugment configured by timm-style strings, with the semantics of timm's
- * `rand_augment_transform` (which the reference calls for some ImageNet
- * models, REFERENCE §6.3):
- *
- *   rand-m9-mstd0.5        magnitude 9 of 10, Gaussian magnitude noise σ 0.5, 2 ops
- *   rand-m6-mstd0.5-n2     same with explicit op count
- *   rand-m9-n3-inc1        "increasing" op variants (severity grows with magnitude)
- *   rand-m9-w0             op choice weighted by timm's weight set 0 (no replacement)
- *
- * Per image: choose n ops (uniformly with replacement, or weighted without);
- * each applies with probability 0.5 at magnitude m (+ N(0, mstd²), clipped
- * to [0, 10]). Affine ops resample with bilinear or bicubic chosen at random
- * and fill with the dataset mean colour (timm hparams img_mean).
- */
+// RandAugment configured by timm-style strings, with the semantics of timm's
+// `rand_augment_transform` (which the reference calls for some ImageNet
+// models, REFERENCE §6.3):
+//
+//   rand-m9-mstd0.5        magnitude 9 of 10, Gaussian magnitude noise σ 0.5, 2 ops
+//   rand-m6-mstd0.5-n2     same with explicit op count
+//   rand-m9-n3-inc1        "increasing" op variants (severity grows with magnitude)
+//   rand-m9-w0             op choice weighted by timm's weight set 0 (no replacement)
+//
+// Per image: choose n ops (uniformly with replacement, or weighted without);
+// each applies with probability 0.5 at magnitude m (+ N(0, mstd²), clipped
+// to [0, 10]). Affine ops resample with bilinear or bicubic chosen at random
+// and fill with the dataset mean colour (timm hparams img_mean).
 import type { RgbImage } from "../image.js";
 import type { Rng } from "../prng.js";
 import { DataError } from "../errors.js";

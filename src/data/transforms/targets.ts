@@ -1,7 +1,5 @@
-/**
- * Batch-level label operations: mixup parameters shared by all views and
- * (label-smoothed, mixed) soft targets.
- */
+// Batch-level label operations: mixup parameters shared by all views and
+// (label-smoothed, mixed) soft targets.
 import type { Rng } from "../prng.js";
 import { DataError } from "../errors.js";
 
