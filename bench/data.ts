@@ -1,13 +1,11 @@
-/**
- * Data-pipeline throughput: the reference's CIFAR-10 training pipeline
- * (pad-crop + flip + AutoAugment + normalise + random erasing, REFERENCE
- * §6.2) producing S views per image, in views per second on ONE thread,
- * next to torchvision/Pillow doing the same in one Python process
- * (bench/data_torchvision.py, run with /usr/bin/python3). Also reports the
- * loader with worker threads. Prints one JSON object.
- *
- *   npx tsc -p . && node dist/bench/data.js [--images N] [--python /usr/bin/python3]
- */
+// Data-pipeline throughput: the reference's CIFAR-10 training pipeline
+// (pad-crop + flip + AutoAugment + normalise + random erasing, REFERENCE
+// §6.2) producing S views per image, in views per second on ONE thread,
+// next to torchvision/Pillow doing the same in one Python process
+// (bench/data_torchvision.py, run with /usr/bin/python3). Also reports the
+// loader with worker threads. Prints one JSON object.
+//
+//   npx tsc -p . && node dist/bench/data.js [--images N] [--python /usr/bin/python3]
 import { spawnSync } from "node:child_process";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";

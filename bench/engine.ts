@@ -10,7 +10,15 @@ import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import {
-  randn, randint, scope, inferenceMode, manualSeed, setNumThreads, getNumThreads, tensor, buildInfo,
+  randn,
+  randint,
+  scope,
+  inferenceMode,
+  manualSeed,
+  setNumThreads,
+  getNumThreads,
+  tensor,
+  buildInfo,
 } from "../src/tensor/index.js";
 import { F } from "../src/nn/index.js";
 import { SGD } from "../src/optim/index.js";
@@ -45,7 +53,12 @@ function measureDivco(n: number): { train_img_s: number; infer_img_s: number } {
   const x = x0.contiguous(fmt).keep();
   x0.dispose();
   const y = randint(0, 10, [batch]).keep();
-  const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+  const opt = new SGD(model.parameters(), {
+    lr: 0.1,
+    momentum: 0.9,
+    nesterov: true,
+    weightDecay: 5e-4,
+  });
   const trainStep = () =>
     scope(() => {
       opt.zeroGrad();
@@ -75,8 +88,18 @@ function measureDivco(n: number): { train_img_s: number; infer_img_s: number } {
 function measureTorch(n: number): { train_img_s: number; infer_img_s: number } {
   const out = execFileSync(a.python!, [
     new URL("../../bench/engine_torch.py", import.meta.url).pathname,
-    "--n", String(n), "--batch", String(batch), "--steps", String(steps), "--warmup", String(warmup),
-    "--threads", String(threads), "--format", channelsLast ? "channels_last" : "contiguous",
+    "--n",
+    String(n),
+    "--batch",
+    String(batch),
+    "--steps",
+    String(steps),
+    "--warmup",
+    String(warmup),
+    "--threads",
+    String(threads),
+    "--format",
+    channelsLast ? "channels_last" : "contiguous",
   ]).toString();
   return JSON.parse(out);
 }
@@ -131,9 +154,18 @@ Object.assign(results, {
   models: perDepth,
 });
 const torchDispatch = JSON.parse(
-  execFileSync(a.python!, [new URL("../../bench/engine_torch.py", import.meta.url).pathname, "--dispatch", "--threads", String(threads)]).toString(),
+  execFileSync(a.python!, [
+    new URL("../../bench/engine_torch.py", import.meta.url).pathname,
+    "--dispatch",
+    "--threads",
+    String(threads),
+  ]).toString(),
 );
-results.dispatch_us = { divco: dispatchDivco(200000), torch: torchDispatch.dispatch_us, op: "add of two 1-element f32 tensors" };
+results.dispatch_us = {
+  divco: dispatchDivco(200000),
+  torch: torchDispatch.dispatch_us,
+  op: "add of two 1-element f32 tensors",
+};
 results.setup = {
   threads: getNumThreads(),
   batch,

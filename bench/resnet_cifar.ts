@@ -11,9 +11,16 @@ class BasicBlock extends Module {
   readonly bn2: BatchNorm2d;
   readonly padChannels: number;
 
-  constructor(inPlanes: number, planes: number, readonly stride: number) {
+  constructor(
+    inPlanes: number,
+    planes: number,
+    readonly stride: number,
+  ) {
     super();
-    this.conv1 = this.module("conv1", new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }));
+    this.conv1 = this.module(
+      "conv1",
+      new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false }),
+    );
     this.bn1 = this.module("bn1", new BatchNorm2d(planes));
     this.conv2 = this.module("conv2", new Conv2d(planes, planes, 3, { padding: 1, bias: false }));
     this.bn2 = this.module("bn2", new BatchNorm2d(planes));
@@ -57,12 +64,19 @@ export class CifarResNet extends Module {
     this.conv1 = this.module("conv1", new Conv2d(3, 16, 3, { padding: 1, bias: false }));
     this.bn1 = this.module("bn1", new BatchNorm2d(16));
     const stage = (inPlanes: number, planes: number, stride: number) =>
-      new Sequential(...Array.from({ length: n }, (_, i) => new BasicBlock(i === 0 ? inPlanes : planes, planes, i === 0 ? stride : 1)));
+      new Sequential(
+        ...Array.from(
+          { length: n },
+          (_, i) => new BasicBlock(i === 0 ? inPlanes : planes, planes, i === 0 ? stride : 1),
+        ),
+      );
     this.layer1 = this.module("layer1", stage(16, 16, 1));
     this.layer2 = this.module("layer2", stage(16, 32, 2));
     this.layer3 = this.module("layer3", stage(32, 64, 2));
     this.fc = this.module("fc", new Linear(64, numClasses));
-    for (const [, m] of this.namedModules()) if (m instanceof Conv2d) init.kaimingNormal_(m.weight, { mode: "fanOut", nonlinearity: "relu" });
+    for (const [, m] of this.namedModules())
+      if (m instanceof Conv2d)
+        init.kaimingNormal_(m.weight, { mode: "fanOut", nonlinearity: "relu" });
   }
 
   forward(x: Tensor): Tensor {

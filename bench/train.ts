@@ -44,7 +44,8 @@ const channelsLast = a.format === "channels_last";
 setNumThreads(threads);
 
 function syntheticBatch(S: number): Batch {
-  const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 1.5);
+  const rand = (n: number) =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 1.5);
   const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
   const perm = Int32Array.from({ length: batch }, (_, i) => (i * 37 + 11) % batch);
   return {
@@ -63,16 +64,28 @@ async function measureDivco(S: number, concurrent: boolean): Promise<number> {
   members.to({ memoryFormat: channelsLast ? "channelsLast" : "contiguous" });
   const g = weightDecayGroups(members, "reference");
   const opt = new SGD(
-    [{ params: g.decay, options: { weightDecay: dividedWeightDecay(1e-4, S) } }, { params: g.noDecay, options: { weightDecay: 0 } }],
+    [
+      { params: g.decay, options: { weightDecay: dividedWeightDecay(1e-4, S) } },
+      { params: g.noDecay, options: { weightDecay: 0 } },
+    ],
     { lr: 0.1, momentum: 0.9, nesterov: true },
   );
   const b = syntheticBatch(S);
   const o = {
-    numClasses: 10, labelSmoothing: 0, cotLoss: "js_divergence" as const, cotWeight: 0.5, cotWarmupEpochs: 0,
-    gradAccumulation: 1, memoryFormat: channelsLast ? ("channelsLast" as const) : ("contiguous" as const), device: "cpu",
+    numClasses: 10,
+    labelSmoothing: 0,
+    cotLoss: "js_divergence" as const,
+    cotWeight: 0.5,
+    cotWarmupEpochs: 0,
+    gradAccumulation: 1,
+    memoryFormat: channelsLast ? ("channelsLast" as const) : ("contiguous" as const),
+    device: "cpu",
   };
   const pool = concurrent ? await ConcurrentMembers.start(members, { threads }) : null;
-  const step = async () => (pool ? await coTrainStepConcurrent(pool, opt, b, 5, false, o) : scope(() => coTrainStep(members, opt, b, 5, false, o)));
+  const step = async () =>
+    pool
+      ? await coTrainStepConcurrent(pool, opt, b, 5, false, o)
+      : scope(() => coTrainStep(members, opt, b, 5, false, o));
   for (let i = 0; i < warmup; i++) await step();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await step();
@@ -85,8 +98,19 @@ async function measureDivco(S: number, concurrent: boolean): Promise<number> {
 
 function measureTorch(S: number, concurrent: boolean): number {
   const out = execFileSync(a.python!, [
-    new URL("../../bench/train_torch.py", import.meta.url).pathname, "--split", String(S), "--batch", String(batch),
-    "--steps", String(steps), "--warmup", String(warmup), "--threads", String(threads), "--format", channelsLast ? "channels_last" : "contiguous",
+    new URL("../../bench/train_torch.py", import.meta.url).pathname,
+    "--split",
+    String(S),
+    "--batch",
+    String(batch),
+    "--steps",
+    String(steps),
+    "--warmup",
+    String(warmup),
+    "--threads",
+    String(threads),
+    "--format",
+    channelsLast ? "channels_last" : "contiguous",
     ...(concurrent ? ["--concurrent"] : []),
   ]).toString();
   return (JSON.parse(out) as { train_img_s: number }).train_img_s;
@@ -109,24 +133,44 @@ for (const S of a.splits!.split(",").map(Number)) {
     }
   }
   perSplit[`S${S}`] = {
-    divco_train_img_s: median(d), torch_train_img_s: median(t), ratio: median(d) / median(t),
+    divco_train_img_s: median(d),
+    torch_train_img_s: median(t),
+    ratio: median(d) / median(t),
     ...(conc
       ? {
-          divco_concurrent_train_img_s: median(dc), torch_concurrent_train_img_s: median(tc),
-          ratio_concurrent_vs_torch: median(dc) / median(t), ratio_concurrent_vs_torch_concurrent: median(dc) / median(tc),
-          concurrent_workers: Math.min(S, threads), divco_concurrent_runs: dc, torch_concurrent_runs: tc,
+          divco_concurrent_train_img_s: median(dc),
+          torch_concurrent_train_img_s: median(tc),
+          ratio_concurrent_vs_torch: median(dc) / median(t),
+          ratio_concurrent_vs_torch_concurrent: median(dc) / median(tc),
+          concurrent_workers: Math.min(S, threads),
+          divco_concurrent_runs: dc,
+          torch_concurrent_runs: tc,
         }
       : {}),
-    divco_runs: d, torch_runs: t,
+    divco_runs: d,
+    torch_runs: t,
   };
 }
-console.log(JSON.stringify({
-  arch: "resnet29 (CIFAR bottleneck ResNet, n=3; width 16/12/8 for S=1/2/4)",
-  splits: perSplit,
-  setup: {
-    threads: getNumThreads(), batch, dtype: "f32", memory_format: channelsLast ? "channels_last" : "contiguous", steps, warmup,
-    reps: Number(a.reps), statistic: "median over reps, alternating PyTorch and divco", libtorch: buildInfo().torchVersion,
-    step: "S views → S members → Σ CE(mixup soft targets) + 0.5·JS → backward → SGD nesterov (reference wd groups, wd·exp(1/S−1)) → zero_grad",
-    images: "images per second (each image is seen by all S members through its S views)",
-  },
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      arch: "resnet29 (CIFAR bottleneck ResNet, n=3; width 16/12/8 for S=1/2/4)",
+      splits: perSplit,
+      setup: {
+        threads: getNumThreads(),
+        batch,
+        dtype: "f32",
+        memory_format: channelsLast ? "channels_last" : "contiguous",
+        steps,
+        warmup,
+        reps: Number(a.reps),
+        statistic: "median over reps, alternating PyTorch and divco",
+        libtorch: buildInfo().torchVersion,
+        step: "S views → S members → Σ CE(mixup soft targets) + 0.5·JS → backward → SGD nesterov (reference wd groups, wd·exp(1/S−1)) → zero_grad",
+        images: "images per second (each image is seen by all S members through its S views)",
+      },
+    },
+    null,
+    2,
+  ),
+);

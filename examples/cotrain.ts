@@ -7,13 +7,25 @@ import { cotrain } from "divco";
 const runDir = process.argv[2] ?? `runs/example-${Date.now()}`;
 const result = await cotrain.train(
   {
-    arch: "resnet29", split: 2, dataset: "cifar10", data: "sample",
-    epochs: 2, warmupEpochs: 1, cotWarmupEpochs: 1, batchSize: 64, runDir,
+    arch: "resnet29",
+    split: 2,
+    dataset: "cifar10",
+    data: "sample",
+    epochs: 2,
+    warmupEpochs: 1,
+    cotWarmupEpochs: 1,
+    batchSize: 64,
+    runDir,
   },
   {
     callbacks: {
-      onEpoch: (e) => console.log(`epoch ${e.epoch + 1}: ensemble ${e.eval.top1.toFixed(1)}%, members ${e.eval.memberTop1.map((v) => v.toFixed(1)).join("/")}%`),
+      onEpoch: (e) =>
+        console.log(
+          `epoch ${e.epoch + 1}: ensemble ${e.eval.top1.toFixed(1)}%, members ${e.eval.memberTop1.map((v) => v.toFixed(1)).join("/")}%`,
+        ),
     },
   },
 );
-console.log(`best ensemble top-1 ${result.bestAcc1.toFixed(1)}% (epoch ${result.bestEpoch}); run in ${result.runDir}`);
+console.log(
+  `best ensemble top-1 ${result.bestAcc1.toFixed(1)}% (epoch ${result.bestEpoch}); run in ${result.runDir}`,
+);

@@ -82,7 +82,8 @@ export function readCheckpointMeta(dir: string, name: string): CheckpointMeta {
   } catch (e) {
     throw new Error(`checkpoint ${meta} is not valid JSON: ${(e as Error).message}`);
   }
-  if (parsed.format !== "divco-checkpoint/1") throw new Error(`${meta} is not a divco checkpoint (format ${String(parsed.format)})`);
+  if (parsed.format !== "divco-checkpoint/1")
+    throw new Error(`${meta} is not a divco checkpoint (format ${String(parsed.format)})`);
   return parsed;
 }
 
@@ -90,12 +91,19 @@ export function readCheckpointMeta(dir: string, name: string): CheckpointMeta {
  * Restores model, optimiser and the default RNG from a checkpoint. Everything is read and
  * checked (hash, keys, shapes) before the model is touched; returns the metadata.
  */
-export function loadCheckpoint(dir: string, name: string, model: Module, optimizer?: Optimizer<{ lr: number }>): CheckpointMeta {
+export function loadCheckpoint(
+  dir: string,
+  name: string,
+  model: Module,
+  optimizer?: Optimizer<{ lr: number }>,
+): CheckpointMeta {
   const meta = readCheckpointMeta(dir, name);
   const paths = checkpointPaths(dir, name);
   const hash = sha256(paths.tensors);
   if (hash !== meta.tensorsSha256) {
-    throw new Error(`checkpoint ${paths.tensors} does not match ${paths.meta} (SHA-256 ${hash.slice(0, 12)}… vs ${meta.tensorsSha256.slice(0, 12)}…): the files come from different saves`);
+    throw new Error(
+      `checkpoint ${paths.tensors} does not match ${paths.meta} (SHA-256 ${hash.slice(0, 12)}… vs ${meta.tensorsSha256.slice(0, 12)}…): the files come from different saves`,
+    );
   }
   const { tensors } = loadTensors(paths.tensors);
   try {

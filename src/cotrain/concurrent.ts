@@ -40,7 +40,10 @@ class MemberWorker {
   private readonly queue: Pending[] = [];
   private failure: Error | null = null;
 
-  constructor(readonly worker: Worker, readonly index: number) {
+  constructor(
+    readonly worker: Worker,
+    readonly index: number,
+  ) {
     worker.on("message", (r: WorkerReply) => {
       const p = this.queue.shift();
       if (!p) return;
@@ -128,7 +131,9 @@ export class ConcurrentMembers {
     const S = members.split;
     const W = Math.max(1, Math.min(o.workers ?? Math.min(S, o.threads), S));
     const threadsEach = Math.max(1, Math.floor(o.threads / W));
-    const assignment = Array.from({ length: W }, (_, w) => Array.from({ length: S }, (_, i) => i).filter((i) => i % W === w));
+    const assignment = Array.from({ length: W }, (_, w) =>
+      Array.from({ length: S }, (_, i) => i).filter((i) => i % W === w),
+    );
     const sd = members.stateDict();
     // Building a member initialises its weights from the default generator; the main thread's
     // random sequence must not depend on whether members run concurrently.
@@ -139,7 +144,9 @@ export class ConcurrentMembers {
         arch: members.arch,
         options: members.options,
         members: ids.map((i) => ({
-          state: [...sd].filter(([k]) => k.startsWith(`models.${i}.`)).map(([k, t]) => [k.slice(`models.${i}.`.length), t.handle as number]),
+          state: [...sd]
+            .filter(([k]) => k.startsWith(`models.${i}.`))
+            .map(([k, t]) => [k.slice(`models.${i}.`.length), t.handle as number]),
         })),
         threads: threadsEach,
       };
@@ -168,10 +175,17 @@ export class ConcurrentMembers {
    */
   async forward(inputs: Tensor[], training = true): Promise<Tensor[]> {
     this.check();
-    if (inputs.length !== this.split) throw new RangeError(`ConcurrentMembers: ${inputs.length} inputs for ${this.split} members`);
+    if (inputs.length !== this.split)
+      throw new RangeError(`ConcurrentMembers: ${inputs.length} inputs for ${this.split} members`);
     this.rngBefore = rngFingerprint();
     const replies = await Promise.all(
-      this.workers.map((w, k) => w.request({ type: "forward", inputs: this.assignment[k].map((i) => inputs[i].handle), training })),
+      this.workers.map((w, k) =>
+        w.request({
+          type: "forward",
+          inputs: this.assignment[k].map((i) => inputs[i].handle),
+          training,
+        }),
+      ),
     );
     const out = new Array<Tensor>(this.split);
     replies.forEach((r, k) => {
@@ -184,7 +198,11 @@ export class ConcurrentMembers {
   /** Backpropagates ∂loss/∂logits_i (grads[i]) through member i, accumulating parameter gradients. */
   async backward(grads: Tensor[]): Promise<void> {
     this.check();
-    const replies = await Promise.all(this.workers.map((w, k) => w.request({ type: "backward", grads: this.assignment[k].map((i) => grads[i].handle) })));
+    const replies = await Promise.all(
+      this.workers.map((w, k) =>
+        w.request({ type: "backward", grads: this.assignment[k].map((i) => grads[i].handle) }),
+      ),
+    );
     replies.forEach((r, k) => {
       if (r.type !== "backward") throw new Error(`member worker ${k}: unexpected reply ${r.type}`);
     });
@@ -199,7 +217,9 @@ export class ConcurrentMembers {
   /** Drops the graphs of the last forward without a backward (after an error). */
   async release(): Promise<void> {
     if (this.closed) return;
-    await Promise.all(this.workers.map((w) => w.request({ type: "release" }).catch(() => undefined)));
+    await Promise.all(
+      this.workers.map((w) => w.request({ type: "release" }).catch(() => undefined)),
+    );
   }
 
   /** Stops the workers after they have dropped their references. Idempotent. */

@@ -121,7 +121,15 @@ export const DEFAULTS: Omit<TrainConfig, "arch" | "runDir"> = {
 };
 
 /** Weight decay by architecture on CIFAR (REFERENCE.md §6.2). */
-const CIFAR_WD_5E4 = new Set(["efficientnetb3", "resnext29_8x64d", "resnext29_16x64d", "wide_resnet16_12", "wide_resnet28_10", "wide_resnet40_10", "wide_resnet52_8"]);
+const CIFAR_WD_5E4 = new Set([
+  "efficientnetb3",
+  "resnext29_8x64d",
+  "resnext29_16x64d",
+  "wide_resnet16_12",
+  "wide_resnet28_10",
+  "wide_resnet40_10",
+  "wide_resnet52_8",
+]);
 
 /**
  * The reference's recipe for (dataset, arch, epochs) as explicit values (REFERENCE.md §6):
@@ -135,7 +143,14 @@ export function preset(dataset: DatasetKind, arch: string, epochs: number): Part
     p.weightDecay = CIFAR_WD_5E4.has(arch) ? 5e-4 : 1e-4;
     p.labelSmoothing = 0;
     p.cotWarmupEpochs = epochs === 1800 ? 80 : 40;
-    p.warmupEpochs = epochs === 300 ? (arch === "resnext29_16x64d" || arch === "se_resnet164" ? 30 : 20) : epochs >= 100 ? 5 : 0;
+    p.warmupEpochs =
+      epochs === 300
+        ? arch === "resnext29_16x64d" || arch === "se_resnet164"
+          ? 30
+          : 20
+        : epochs >= 100
+          ? 5
+          : 0;
     if (arch === "resnext29_16x64d" && epochs === 300) p.lr = 0.05;
     p.endLr = 1e-4;
   } else if (dataset === "imagenet") {
@@ -148,7 +163,14 @@ export function preset(dataset: DatasetKind, arch: string, epochs: number): Part
     p.batchSize = 256;
     p.divideWeightDecay = arch.startsWith("wide_resnet");
   } else if (dataset === "svhn") {
-    Object.assign(p, { lr: 5e-3, weightDecay: 1e-3, warmupEpochs: 0, endLr: 1e-5, lrMode: "step", milestones: [80, 120] });
+    Object.assign(p, {
+      lr: 5e-3,
+      weightDecay: 1e-3,
+      warmupEpochs: 0,
+      endLr: 1e-5,
+      lrMode: "step",
+      milestones: [80, 120],
+    });
   }
   return p;
 }
@@ -163,12 +185,21 @@ export class ConfigError extends Error {
 const KEYS = new Set<string>([...Object.keys(DEFAULTS), "arch", "runDir"]);
 
 /** Defaults ← preset ← user values. Unknown keys and bad values are errors naming them. */
-export function resolveConfig(user: Partial<TrainConfig> & { arch: string; runDir: string }): TrainConfig {
+export function resolveConfig(
+  user: Partial<TrainConfig> & { arch: string; runDir: string },
+): TrainConfig {
   const unknown = Object.keys(user).filter((k) => !KEYS.has(k));
-  if (unknown.length) throw new ConfigError(`unknown config key${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`);
+  if (unknown.length)
+    throw new ConfigError(
+      `unknown config key${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`,
+    );
   const dataset = user.dataset ?? DEFAULTS.dataset;
   const epochs = user.epochs ?? DEFAULTS.epochs;
-  const cfg = { ...DEFAULTS, ...preset(dataset, user.arch, epochs), ...stripUndefined(user) } as TrainConfig;
+  const cfg = {
+    ...DEFAULTS,
+    ...preset(dataset, user.arch, epochs),
+    ...stripUndefined(user),
+  } as TrainConfig;
   validate(cfg);
   return cfg;
 }
@@ -180,17 +211,41 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 function validate(c: TrainConfig): void {
   const posInt = (k: keyof TrainConfig) => {
     const v = c[k] as number;
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${k} must be a positive integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new ConfigError(`${k} must be a positive integer, got ${v}`);
   };
   const nonNeg = (k: keyof TrainConfig) => {
     const v = c[k] as number;
-    if (!(typeof v === "number" && v >= 0 && Number.isFinite(v))) throw new ConfigError(`${k} must be a number ≥ 0, got ${v}`);
+    if (!(typeof v === "number" && v >= 0 && Number.isFinite(v)))
+      throw new ConfigError(`${k} must be a number ≥ 0, got ${v}`);
   };
   const oneOf = (k: keyof TrainConfig, allowed: readonly unknown[]) => {
-    if (!allowed.includes(c[k])) throw new ConfigError(`${k} must be one of ${allowed.join(", ")}, got ${String(c[k])}`);
+    if (!allowed.includes(c[k]))
+      throw new ConfigError(`${k} must be one of ${allowed.join(", ")}, got ${String(c[k])}`);
   };
-  for (const k of ["split", "epochs", "batchSize", "evalBatchSize", "gradAccumulation"] as const) posInt(k);
-  for (const k of ["lr", "momentum", "weightDecay", "warmupEpochs", "warmupStartLr", "endLr", "eraseP", "mixupAlpha", "labelSmoothing", "cotWeight", "cotWarmupEpochs", "seed", "workers", "threads", "keepLast", "evalLimit", "trainLimit", "lrStepMultiplier"] as const) nonNeg(k);
+  for (const k of ["split", "epochs", "batchSize", "evalBatchSize", "gradAccumulation"] as const)
+    posInt(k);
+  for (const k of [
+    "lr",
+    "momentum",
+    "weightDecay",
+    "warmupEpochs",
+    "warmupStartLr",
+    "endLr",
+    "eraseP",
+    "mixupAlpha",
+    "labelSmoothing",
+    "cotWeight",
+    "cotWarmupEpochs",
+    "seed",
+    "workers",
+    "threads",
+    "keepLast",
+    "evalLimit",
+    "trainLimit",
+    "lrStepMultiplier",
+  ] as const)
+    nonNeg(k);
   oneOf("dataset", ["cifar10", "cifar100", "svhn", "imagenet"]);
   oneOf("optimizer", ["SGD", "AdamW", "RMSprop"]);
   oneOf("decayGrouping", ["reference", "no_norm_bias", "all"]);
@@ -198,18 +253,31 @@ function validate(c: TrainConfig): void {
   oneOf("cotLoss", ["js_divergence", "kl_separate", "none"]);
   oneOf("ensemble", ENSEMBLE_RULES);
   oneOf("memoryFormat", ["channelsLast", "contiguous"]);
-  if (c.labelSmoothing >= 1) throw new ConfigError(`labelSmoothing must be below 1, got ${c.labelSmoothing}`);
+  if (c.labelSmoothing >= 1)
+    throw new ConfigError(`labelSmoothing must be below 1, got ${c.labelSmoothing}`);
   if (c.eraseP > 1) throw new ConfigError(`eraseP is a probability, got ${c.eraseP}`);
   if (c.warmupEpochs >= c.epochs && c.warmupEpochs > 0) {
-    throw new ConfigError(`warmupEpochs (${c.warmupEpochs}) must be fewer than epochs (${c.epochs}); pass --warmup-epochs to shorten it`);
+    throw new ConfigError(
+      `warmupEpochs (${c.warmupEpochs}) must be fewer than epochs (${c.epochs}); pass --warmup-epochs to shorten it`,
+    );
   }
-  if (c.device !== "cpu" && !/^cuda(:\d+)?$/.test(c.device)) throw new ConfigError(`device must be cpu or cuda[:N], got ${c.device}`);
+  if (c.device !== "cpu" && !/^cuda(:\d+)?$/.test(c.device))
+    throw new ConfigError(`device must be cpu or cuda[:N], got ${c.device}`);
   if (c.amp) throw new ConfigError(ampRefusal(c.device));
-  if (c.concurrentMembers && c.split < 2) throw new ConfigError("concurrentMembers runs S ≥ 2 members side by side; with split 1 there is nothing to run concurrently (drop --concurrent-members)");
-  if (c.concurrentMembers && c.device !== "cpu") throw new ConfigError("concurrentMembers is for CPU training; on CUDA the members already share the device (drop --concurrent-members)");
-  if (c.data === "sample" && c.dataset !== "cifar10") throw new ConfigError(`data "sample" is the embedded CIFAR-10 sample; dataset must be cifar10`);
-  if (c.nesterov && c.optimizer === "SGD" && c.momentum <= 0) throw new ConfigError("nesterov needs momentum > 0 (or pass --no-nesterov)");
-  if (!c.runDir) throw new ConfigError("runDir is required (where the config, metrics and checkpoints go)");
+  if (c.concurrentMembers && c.split < 2)
+    throw new ConfigError(
+      "concurrentMembers runs S ≥ 2 members side by side; with split 1 there is nothing to run concurrently (drop --concurrent-members)",
+    );
+  if (c.concurrentMembers && c.device !== "cpu")
+    throw new ConfigError(
+      "concurrentMembers is for CPU training; on CUDA the members already share the device (drop --concurrent-members)",
+    );
+  if (c.data === "sample" && c.dataset !== "cifar10")
+    throw new ConfigError(`data "sample" is the embedded CIFAR-10 sample; dataset must be cifar10`);
+  if (c.nesterov && c.optimizer === "SGD" && c.momentum <= 0)
+    throw new ConfigError("nesterov needs momentum > 0 (or pass --no-nesterov)");
+  if (!c.runDir)
+    throw new ConfigError("runDir is required (where the config, metrics and checkpoints go)");
 }
 
 /**
@@ -225,15 +293,27 @@ function ampRefusal(device: string): string {
 }
 
 /** Keys whose change does not alter the computation, so a resumed run may change them. */
-export const RESUME_MUTABLE = new Set<keyof TrainConfig>(["epochs", "workers", "keepLast", "runDir"]);
+export const RESUME_MUTABLE = new Set<keyof TrainConfig>([
+  "epochs",
+  "workers",
+  "keepLast",
+  "runDir",
+]);
 
 /** The differences between a saved config and a requested one, as "key: saved → requested". */
 export function configDiff(saved: TrainConfig, requested: TrainConfig): string[] {
   const out: string[] = [];
-  for (const k of new Set([...Object.keys(saved), ...Object.keys(requested)]) as Set<keyof TrainConfig>) {
+  for (const k of new Set([...Object.keys(saved), ...Object.keys(requested)]) as Set<
+    keyof TrainConfig
+  >) {
     if (RESUME_MUTABLE.has(k)) continue;
     // A key newer than the saved config had its default value in that run.
-    if (!(k in saved) && k in DEFAULTS && JSON.stringify(requested[k]) === JSON.stringify((DEFAULTS as Record<string, unknown>)[k])) continue;
+    if (
+      !(k in saved) &&
+      k in DEFAULTS &&
+      JSON.stringify(requested[k]) === JSON.stringify((DEFAULTS as Record<string, unknown>)[k])
+    )
+      continue;
     const a = JSON.stringify(saved[k]);
     const b = JSON.stringify(requested[k]);
     if (a !== b) out.push(`${k}: ${a} → ${b}`);

@@ -6,7 +6,9 @@ import { loadSvhn } from "../data/svhn.js";
 import { ImageFolderDataset } from "../data/imagefolder.js";
 import type { TrainConfig } from "./config.js";
 
-export function openDatasets(c: Pick<TrainConfig, "dataset" | "data" | "evalLimit" | "trainLimit">): { train: ImageDataset; test: ImageDataset } {
+export function openDatasets(
+  c: Pick<TrainConfig, "dataset" | "data" | "evalLimit" | "trainLimit">,
+): { train: ImageDataset; test: ImageDataset } {
   const dir = c.data || undefined;
   let train: ImageDataset;
   let test: ImageDataset;
@@ -24,7 +26,8 @@ export function openDatasets(c: Pick<TrainConfig, "dataset" | "data" | "evalLimi
     train = loadSvhn({ split: "train+extra", dir });
     test = loadSvhn({ split: "test", dir });
   } else {
-    if (!dir) throw new Error("ImageNet needs --data <root> holding train/<class>/ and val/<class>/");
+    if (!dir)
+      throw new Error("ImageNet needs --data <root> holding train/<class>/ and val/<class>/");
     train = ImageFolderDataset.open(dir, "train");
     test = ImageFolderDataset.open(dir, "val");
   }
@@ -35,7 +38,10 @@ export function openDatasets(c: Pick<TrainConfig, "dataset" | "data" | "evalLimi
 
 /** The first n records of an in-memory dataset (e.g. CIFAR-10 test records 0–999, the bit-exact ones). */
 function firstRecords(ds: ImageDataset, n: number): ImageDataset {
-  if (!(ds instanceof MemoryDataset)) throw new Error(`evalLimit/trainLimit need an in-memory dataset; ${ds.name} is read from files`);
+  if (!(ds instanceof MemoryDataset))
+    throw new Error(
+      `evalLimit/trainLimit need an in-memory dataset; ${ds.name} is read from files`,
+    );
   return new MemoryDataset({
     name: `${ds.name}[0:${n}]`,
     width: ds.width,

@@ -49,7 +49,11 @@ export interface EvaluateOptions {
 }
 
 /** Runs the members in eval mode over `loader` and returns the sums (restores train mode after). */
-export async function evaluateCounts(members: Members, loader: MultiViewLoader, o: EvaluateOptions = {}): Promise<EvalCounts> {
+export async function evaluateCounts(
+  members: Members,
+  loader: MultiViewLoader,
+  o: EvaluateOptions = {},
+): Promise<EvalCounts> {
   const wasTraining = members.training;
   members.eval();
   const S = members.split;
@@ -62,7 +66,12 @@ export async function evaluateCounts(members: Members, loader: MultiViewLoader, 
     for await (const batch of loader.epoch(o.epoch ?? 0)) {
       inferenceMode(() =>
         scope(() => {
-          const x = viewTensor(batch.views[0], batch.shape, o.memoryFormat ?? "contiguous", o.device ?? "cpu");
+          const x = viewTensor(
+            batch.views[0],
+            batch.shape,
+            o.memoryFormat ?? "contiguous",
+            o.device ?? "cpu",
+          );
           const y = labelTensor(batch.labels, o.device ?? "cpu");
           const outs = members.forwardEach(x);
           const scores = ensemble(o.rule ?? "mean_logits", outs);
@@ -87,10 +96,20 @@ export async function evaluateCounts(members: Members, loader: MultiViewLoader, 
 /** Percentages and the mean loss per image from an evaluation's sums. */
 export function evalResult(c: EvalCounts): EvalResult {
   const pct = (v: number) => (100 * v) / Math.max(c.images, 1);
-  return { top1: pct(c.top1Correct), top5: pct(c.top5Correct), memberTop1: c.memberCorrect.map(pct), loss: c.lossSum / Math.max(c.images, 1), images: c.images };
+  return {
+    top1: pct(c.top1Correct),
+    top5: pct(c.top5Correct),
+    memberTop1: c.memberCorrect.map(pct),
+    loss: c.lossSum / Math.max(c.images, 1),
+    images: c.images,
+  };
 }
 
 /** The ensemble's top-1/top-5 and each member's top-1 (percent) and the mean loss over `loader`. */
-export async function evaluate(members: Members, loader: MultiViewLoader, o: EvaluateOptions = {}): Promise<EvalResult> {
+export async function evaluate(
+  members: Members,
+  loader: MultiViewLoader,
+  o: EvaluateOptions = {},
+): Promise<EvalResult> {
   return evalResult(await evaluateCounts(members, loader, o));
 }

@@ -43,7 +43,10 @@ export function sumCrossEntropy(logits: Tensor[], target: Tensor): Tensor {
  * Gradients flow into every member through p̄ and the p_i (no detach).
  */
 export function jsDivergence(logits: Tensor[]): Tensor {
-  const z = stack(logits.map((t) => (t.dtype === "f32" ? t : t.to("f32"))), 0); // [S, N, C]
+  const z = stack(
+    logits.map((t) => (t.dtype === "f32" ? t : t.to("f32"))),
+    0,
+  ); // [S, N, C]
   const logP = logSoftmax(z, -1);
   const p = logP.exp();
   const lse = logP.logsumexp(0); // [N, C]
@@ -93,7 +96,9 @@ export function coTrainingLoss(kind: CotLoss, logits: Tensor[]): Tensor {
   if (logits.length < 2) throw new RangeError("co-training loss needs at least two members");
   if (kind === "js_divergence") return jsDivergence(logits);
   if (kind === "kl_separate") return klSeparate(logits);
-  throw new RangeError(`unknown co-training loss "${kind as string}"; use js_divergence or kl_separate`);
+  throw new RangeError(
+    `unknown co-training loss "${kind as string}"; use js_divergence or kl_separate`,
+  );
 }
 
 /**
@@ -101,6 +106,7 @@ export function coTrainingLoss(kind: CotLoss, logits: Tensor[]): Tensor {
  * (REFERENCE.md §3.2, §10.5): max(w·epoch/warmup, 0.005) while epoch < warmup, then w.
  */
 export function coTrainingWeight(epoch: number, weight: number, warmupEpochs: number): number {
-  if (warmupEpochs > 0 && epoch < warmupEpochs) return Math.max((weight * Math.floor(epoch)) / warmupEpochs, 0.005);
+  if (warmupEpochs > 0 && epoch < warmupEpochs)
+    return Math.max((weight * Math.floor(epoch)) / warmupEpochs, 0.005);
   return weight;
 }

@@ -49,7 +49,11 @@ function prepare(S: number, batch: Batch, o: StepOptions): Prepared {
   const soft = batch.mixup !== undefined || o.labelSmoothing > 0;
   const labels = labelTensor(batch.labels, o.device);
   const target = soft
-    ? softTargetTensor(softTargets(batch.labels, o.numClasses, o.labelSmoothing, batch.mixup), batch.labels.length, o.device)
+    ? softTargetTensor(
+        softTargets(batch.labels, o.numClasses, o.labelSmoothing, batch.mixup),
+        batch.labels.length,
+        o.device,
+      )
     : labels;
   return { inputs, labels, target };
 }
@@ -67,12 +71,33 @@ function lossAndBackward(logits: Tensor[], p: Prepared, epoch: number, o: StepOp
   // Training accuracy of the ensemble by the reference's default rule, the mean of the logits
   // (REFERENCE.md §4); one member is its own ensemble.
   const ensembleCorrect =
-    S > 1 ? ensemble("mean_logits", logits.map((z) => z.detach())).argmax(1).eq(p.labels).sum().item() : memberCorrect[0];
-  return { loss: loss.item(), ce: ce.item(), cot: cot ? cot.item() : 0, cotWeight: cot ? w : 0, memberCorrect, ensembleCorrect };
+    S > 1
+      ? ensemble(
+          "mean_logits",
+          logits.map((z) => z.detach()),
+        )
+          .argmax(1)
+          .eq(p.labels)
+          .sum()
+          .item()
+      : memberCorrect[0];
+  return {
+    loss: loss.item(),
+    ce: ce.item(),
+    cot: cot ? cot.item() : 0,
+    cotWeight: cot ? w : 0,
+    memberCorrect,
+    ensembleCorrect,
+  };
 }
 
 /** An optimiser step every `gradAccumulation` batches and at the end of the epoch. */
-function maybeStep(optimizer: Optimizer<{ lr: number }>, batch: Batch, lastOfEpoch: boolean, o: StepOptions): boolean {
+function maybeStep(
+  optimizer: Optimizer<{ lr: number }>,
+  batch: Batch,
+  lastOfEpoch: boolean,
+  o: StepOptions,
+): boolean {
   const stepped = (batch.index + 1) % o.gradAccumulation === 0 || lastOfEpoch;
   if (stepped) {
     optimizer.step();

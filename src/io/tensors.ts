@@ -17,14 +17,21 @@ export function tensorToRecord(t: Tensor): TensorRecord {
 }
 
 /** Writes tensors to a safetensors file atomically (the old file survives any failure). */
-export function saveTensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Metadata): void {
+export function saveTensors(
+  path: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata?: Metadata,
+): void {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const records = new Map<string, TensorRecord>(entries.map(([k, t]) => [k, tensorToRecord(t)]));
   saveSafetensorsSync(path, records, metadata);
 }
 
 /** Reads every tensor of a safetensors file (CPU tensors, owned by the caller). */
-export function loadTensors(path: string | Uint8Array): { tensors: Map<string, Tensor>; metadata: Metadata } {
+export function loadTensors(path: string | Uint8Array): {
+  tensors: Map<string, Tensor>;
+  metadata: Metadata;
+} {
   const { tensors, metadata } = readSafetensors(path);
   const out = new Map<string, Tensor>();
   for (const [k, r] of tensors) out.set(k, recordToTensor(r));

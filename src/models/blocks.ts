@@ -100,15 +100,7 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const out = pipe(
-      x,
-      this.conv1,
-      this.bn1,
-      relu,
-      this.conv2,
-      this.bn2,
-      this.attention,
-    );
+    const out = pipe(x, this.conv1, this.bn1, relu, this.conv2, this.bn2, this.attention);
     return addShortcut(out, x, this.downsample);
   }
 }
@@ -153,8 +145,12 @@ export class Bottleneck extends Module {
     this.bn2 = this.module("bn2", new BatchNorm2d(width2));
     this.conv3 = this.module("conv3", conv1x1(width2, o.outPlanes));
     this.bn3 = this.module("bn3", new BatchNorm2d(o.outPlanes));
-    this.attention = o.attention ? this.module(o.attention.name, o.attention.build(o.outPlanes)) : null;
-    this.downsample = o.downsample ? this.module("downsample", new Sequential(...o.downsample)) : null;
+    this.attention = o.attention
+      ? this.module(o.attention.name, o.attention.build(o.outPlanes))
+      : null;
+    this.downsample = o.downsample
+      ? this.module("downsample", new Sequential(...o.downsample))
+      : null;
   }
 
   get lastBn(): BatchNorm2d {

@@ -53,7 +53,10 @@ export function readWeights(path: string): WeightsFile {
  * The state as the members expect it: a single network's state dict (no `models.` prefix)
  * is accepted for S=1 as member 0.
  */
-export function memberKeys(tensors: Map<string, TensorRecord>, split: number): Map<string, TensorRecord> {
+export function memberKeys(
+  tensors: Map<string, TensorRecord>,
+  split: number,
+): Map<string, TensorRecord> {
   const keys = [...tensors.keys()];
   if (split === 1 && keys.length > 0 && !keys.some((k) => k.startsWith("models."))) {
     return new Map([...tensors].map(([k, v]) => [`models.0.${k}`, v]));
@@ -66,7 +69,11 @@ export function memberKeys(tensors: Map<string, TensorRecord>, split: number): M
  * count and classifier size get their own messages because they are the usual mistakes
  * (wrong --split, wrong --dataset / --num-classes). Nothing is written unless all fits.
  */
-export function loadMembers(members: Members, given: Map<string, TensorRecord>, source = "checkpoint"): void {
+export function loadMembers(
+  members: Members,
+  given: Map<string, TensorRecord>,
+  source = "checkpoint",
+): void {
   const tensors = memberKeys(given, members.split);
   const indices = new Set<number>();
   for (const k of tensors.keys()) {
@@ -74,10 +81,14 @@ export function loadMembers(members: Members, given: Map<string, TensorRecord>, 
     if (m) indices.add(Number(m[1]));
   }
   if (indices.size > 0 && indices.size !== members.split) {
-    throw new Error(`${source} holds ${indices.size} member network(s) (models.0–${Math.max(...indices)}) but ${members.arch} was built with S=${members.split}; pass --split ${indices.size}`);
+    throw new Error(
+      `${source} holds ${indices.size} member network(s) (models.0–${Math.max(...indices)}) but ${members.arch} was built with S=${members.split}; pass --split ${indices.size}`,
+    );
   }
   // The classifier: the last Linear of member 0.
-  const linears = [...members.models.items[0].namedModules()].filter(([, m]) => m instanceof Linear) as [string, Linear][];
+  const linears = [...members.models.items[0].namedModules()].filter(
+    ([, m]) => m instanceof Linear,
+  ) as [string, Linear][];
   const last = linears[linears.length - 1];
   if (last) {
     const key = `models.0.${last[0]}.weight`;

@@ -3,7 +3,17 @@
 // k=40, blocks (31, 31, 31), compression 0.5, bottleneck width 4k. Division (REFERENCE.md §1.2):
 // growth rate k_S = int(2k/√S)//2 = floor(k/√S), initial features 2·k_S; the optional
 // ShakeDrop on every layer's new features has its final probability divided by √S (§2).
-import { Module, Conv2d, BatchNorm2d, Linear, NamedSequential, AvgPool2d, ReLU, pipe, init } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  NamedSequential,
+  AvgPool2d,
+  ReLU,
+  pipe,
+  init,
+} from "../nn/index.js";
 import { cat } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Generator } from "../tensor/random.js";
@@ -156,7 +166,6 @@ export class DenseNet extends Module {
     return classify(pipe(x, this.features, relu), this.classifier);
   }
 }
-
 
 register({
   name: "densenet190",

@@ -46,8 +46,10 @@ export interface DivideReport {
 export function divide(factory: WidthFactory, S: number, o: DivideOptions = {}): DivideReport {
   const budget = o.budget ?? "params";
   const divisor = o.divisor ?? 4;
-  if (!Number.isInteger(S) || S < 1) throw new RangeError(`divide: S must be a positive integer, got ${S}`);
-  if (!Number.isInteger(divisor) || divisor < 1) throw new RangeError(`divide: divisor must be a positive integer, got ${divisor}`);
+  if (!Number.isInteger(S) || S < 1)
+    throw new RangeError(`divide: S must be a positive integer, got ${S}`);
+  if (!Number.isInteger(divisor) || divisor < 1)
+    throw new RangeError(`divide: divisor must be a positive integer, got ${divisor}`);
   const cache = new Map<number, number>();
   const tried: { width: number; cost: number }[] = [];
   const cost = (width: number): number => {
@@ -55,7 +57,8 @@ export function divide(factory: WidthFactory, S: number, o: DivideOptions = {}):
     if (hit !== undefined) return hit;
     const m = factory.build(width);
     try {
-      const c = budget === "params" ? m.numParameters() : countModule(m, { crop: factory.crop ?? 32 }).macs;
+      const c =
+        budget === "params" ? m.numParameters() : countModule(m, { crop: factory.crop ?? 32 }).macs;
       cache.set(width, c);
       tried.push({ width, cost: c * S });
       return c;
@@ -83,6 +86,15 @@ export function divide(factory: WidthFactory, S: number, o: DivideOptions = {}):
 
   function report(width: number, targetCost: number): DivideReport {
     const achieved = S * cost(width);
-    return { split: S, budget, divisor, width, target: targetCost, achieved, relativeError: (achieved - targetCost) / targetCost, tried };
+    return {
+      split: S,
+      budget,
+      divisor,
+      width,
+      target: targetCost,
+      achieved,
+      relativeError: (achieved - targetCost) / targetCost,
+      tried,
+    };
   }
 }

@@ -3,7 +3,19 @@
 // `classifier`. CIFAR changes (REFERENCE.md §1.2): stem stride 1 and stages 3 and 6 (index 2
 // and 5) stride 1. Regularisers (§2): FC dropout p/√S; in stage j the residual branch gets
 // dropout2d with rate (p/√S)·(j+1)/7.
-import { Module, Conv2d, BatchNorm2d, Linear, Dropout, Dropout2d, NamedSequential, SiLU, pipe, init, F } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Dropout,
+  Dropout2d,
+  NamedSequential,
+  SiLU,
+  pipe,
+  init,
+  F,
+} from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { classify } from "./blocks.js";
 import { makeDivisible, roundRepeats, type StageSpec } from "./efficientnet_common.js";
@@ -97,11 +109,19 @@ class MBConvBlock extends Module {
         .add("conv", new Conv2d(hidden, outCh, 1, { bias: false }))
         .add("norm", new BatchNorm2d(outCh, BN)),
     );
-    this.dropout = this.useResidual && dropRate > 0 ? this.module("dropout", new Dropout2d(dropRate)) : null;
+    this.dropout =
+      this.useResidual && dropRate > 0 ? this.module("dropout", new Dropout2d(dropRate)) : null;
   }
 
   forward(x: Tensor): Tensor {
-    const h = pipe(x, this.expansion, this.depth_wise, this.se_block, this.point_wise, this.dropout);
+    const h = pipe(
+      x,
+      this.expansion,
+      this.depth_wise,
+      this.se_block,
+      this.point_wise,
+      this.dropout,
+    );
     return this.useResidual ? h.add_(x) : h;
   }
 }

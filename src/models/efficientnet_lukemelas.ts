@@ -136,14 +136,23 @@ class MBConvBlock extends Module {
       (t) => this.squeezeExcite(t),
       this._project_conv,
       this._bn2,
-      this.skip && this.training && this.dropConnectRate > 0 ? (t) => dropConnect(t, this.dropConnectRate) : null,
+      this.skip && this.training && this.dropConnectRate > 0
+        ? (t) => dropConnect(t, this.dropConnectRate)
+        : null,
     );
     return this.skip ? h.add_(x) : h;
   }
 
   /** t · σ(expand(swish(reduce(avgpool(t))))). */
   private squeezeExcite(t: Tensor): Tensor {
-    using gate = pipe(t, (u) => F.adaptiveAvgPool2d(u, 1), this._se_reduce, F.silu, this._se_expand, F.sigmoid);
+    using gate = pipe(
+      t,
+      (u) => F.adaptiveAvgPool2d(u, 1),
+      this._se_reduce,
+      F.silu,
+      this._se_expand,
+      F.sigmoid,
+    );
     return gate.mul(t);
   }
 }
@@ -215,14 +224,24 @@ export class LukemelasEfficientNet extends Module {
       new StaticSameConv2d(inCh, headOut, 1, { bias: false, imageSize: size }),
     );
     this._bn1 = this.module("_bn1", new BatchNorm2d(headOut, BN));
-    this._dropout = config.dropout > 0 ? this.module("_dropout", new Dropout(config.dropout)) : null;
+    this._dropout =
+      config.dropout > 0 ? this.module("_dropout", new Dropout(config.dropout)) : null;
     this._fc = this.module("_fc", new Linear(headOut, config.numClasses));
     const n = this._blocks.length;
     this._blocks.items.forEach((b, i) => (b.dropConnectRate = (config.dropConnect * i) / n));
   }
 
   forward(x: Tensor): Tensor {
-    const features = pipe(x, this._conv_stem, this._bn0, F.silu, ...this._blocks, this._conv_head, this._bn1, F.silu);
+    const features = pipe(
+      x,
+      this._conv_stem,
+      this._bn0,
+      F.silu,
+      ...this._blocks,
+      this._conv_head,
+      this._bn1,
+      F.silu,
+    );
     return classify(features, this._fc, this._dropout);
   }
 }

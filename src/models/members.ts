@@ -10,7 +10,11 @@ import { ensemble } from "./ensemble.js";
 export class Members extends Module {
   readonly models: ModuleList;
 
-  constructor(readonly arch: string, readonly options: BuildOptions, members: Module[]) {
+  constructor(
+    readonly arch: string,
+    readonly options: BuildOptions,
+    members: Module[],
+  ) {
     super();
     this.models = this.module("models", new ModuleList(members));
   }

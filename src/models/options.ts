@@ -5,8 +5,16 @@ import type { BuildOptions } from "./registry.js";
 
 /** A probability in [0, 1) from `extra[key]`, else `fallback` (the variant's default). */
 export function extraProbability(o: BuildOptions, key: string, fallback: number): number;
-export function extraProbability(o: BuildOptions, key: string, fallback: number | undefined): number | undefined;
-export function extraProbability(o: BuildOptions, key: string, fallback: number | undefined): number | undefined {
+export function extraProbability(
+  o: BuildOptions,
+  key: string,
+  fallback: number | undefined,
+): number | undefined;
+export function extraProbability(
+  o: BuildOptions,
+  key: string,
+  fallback: number | undefined,
+): number | undefined {
   const p = o.extra[key];
   if (p === undefined) return fallback;
   if (typeof p !== "number" || !(p >= 0 && p < 1)) {

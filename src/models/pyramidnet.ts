@@ -166,7 +166,16 @@ export class PyramidNet extends Module {
   // The reference's forward runs only for cifar10/cifar100 (for svhn it returns its input);
   // SVHN takes the same CIFAR path here.
   forward(x: Tensor): Tensor {
-    const features = pipe(x, this.conv1, this.bn1, this.layer1, this.layer2, this.layer3, this.bn_final, relu);
+    const features = pipe(
+      x,
+      this.conv1,
+      this.bn1,
+      this.layer1,
+      this.layer2,
+      this.layer3,
+      this.bn_final,
+      relu,
+    );
     return classify(features, this.fc);
   }
 }

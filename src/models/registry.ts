@@ -45,7 +45,9 @@ export function register(entry: ArchEntry): void {
 
 /** Every registered architecture (name, family, allowed S, datasets). */
 export function list(): ArchInfo[] {
-  return [...entries.values()].map(({ member: _member, ...info }) => info).sort((a, b) => a.name.localeCompare(b.name));
+  return [...entries.values()]
+    .map(({ member: _member, ...info }) => info)
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** An architecture, S or dataset the registry does not allow: a usage error, not a model bug. */
@@ -80,9 +82,7 @@ export function resolveArch(name: string, o: { split?: number; dataset?: string 
     );
   }
   if (o.dataset !== undefined && !DATASET_KINDS.includes(o.dataset as DatasetKind)) {
-    throw new ArchError(
-      `unknown dataset "${o.dataset}"; use ${DATASET_KINDS.join(", ")}`,
-    );
+    throw new ArchError(`unknown dataset "${o.dataset}"; use ${DATASET_KINDS.join(", ")}`);
   }
   if (o.dataset !== undefined && !e.datasets.includes(o.dataset as DatasetKind)) {
     throw new ArchError(
@@ -120,11 +120,18 @@ export function create(name: string, o: CreateOptions): Members {
 }
 
 function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [
+    i,
+    ...new Array<number>(b.length).fill(0),
+  ]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      d[i][j] = Math.min(
+        d[i - 1][j] + 1,
+        d[i][j - 1] + 1,
+        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
   }
   return d[a.length][b.length];

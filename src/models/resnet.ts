@@ -7,7 +7,18 @@
 // and S; CIFAR Wide-ResNets keep a 16-channel stem and shrink the widen factor
 // k' = int(max(k/√S + 0.4, 1)); ResNeXts divide the cardinality by S. Dropout before the FC
 // is divided by S (§2).
-import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, MaxPool2d, Sequential, pipe, init } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Dropout,
+  ReLU,
+  MaxPool2d,
+  Sequential,
+  pipe,
+  init,
+} from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
 import { register, type BuildOptions } from "./registry.js";
@@ -54,28 +65,42 @@ export class ResNet extends Module {
       this.layer0 = this.module(
         "layer0",
         new Sequential(
-          new Conv2d(3, w, 3, { stride: 2, padding: 1, bias: false }), new BatchNorm2d(w), new ReLU(true),
-          conv3x3(w, w), new BatchNorm2d(w), new ReLU(true),
-          conv3x3(w, 2 * w), new BatchNorm2d(2 * w), new ReLU(true),
+          new Conv2d(3, w, 3, { stride: 2, padding: 1, bias: false }),
+          new BatchNorm2d(w),
+          new ReLU(true),
+          conv3x3(w, w),
+          new BatchNorm2d(w),
+          new ReLU(true),
+          conv3x3(w, 2 * w),
+          new BatchNorm2d(2 * w),
+          new ReLU(true),
           new MaxPool2d(3, { stride: 2, padding: 1 }),
         ),
       );
       inPlanes = 2 * w;
       strides = [1, 2, 2, 2];
     } else {
-      this.layer0 = this.module("layer0", new Sequential(conv3x3(3, c.stemWidth), new BatchNorm2d(c.stemWidth), new ReLU(true)));
+      this.layer0 = this.module(
+        "layer0",
+        new Sequential(conv3x3(3, c.stemWidth), new BatchNorm2d(c.stemWidth), new ReLU(true)),
+      );
       inPlanes = c.stemWidth;
       strides = [1, 2, 2];
     }
     if (c.layers.length !== strides.length) {
-      throw new RangeError(`ResNet: a ${c.stem} stem takes ${strides.length} stages, got ${c.layers.length}`);
+      throw new RangeError(
+        `ResNet: a ${c.stem} stem takes ${strides.length} stages, got ${c.layers.length}`,
+      );
     }
     this.stages = c.layers.map((n, i) => {
       const planes = c.planes * 2 ** i;
       const blocks: Module[] = [];
       for (let b = 0; b < n; b++) {
         const stride = b === 0 ? strides[i] : 1;
-        const down = stride !== 1 || inPlanes !== planes * expansion ? projection(inPlanes, planes * expansion, stride) : null;
+        const down =
+          stride !== 1 || inPlanes !== planes * expansion
+            ? projection(inPlanes, planes * expansion, stride)
+            : null;
         blocks.push(
           c.block === "basic"
             ? new BasicBlock(inPlanes, planes, stride, down)
@@ -97,7 +122,8 @@ export class ResNet extends Module {
     this.fc = this.module("fc", new Linear(inPlanes, c.numClasses));
     initReference(this);
     if (c.zeroInitResidual) {
-      for (const [, m] of this.namedModules()) if (m instanceof Bottleneck || m instanceof BasicBlock) init.zeros_(m.lastBn.weight!);
+      for (const [, m] of this.namedModules())
+        if (m instanceof Bottleneck || m instanceof BasicBlock) init.zeros_(m.lastBn.weight!);
     }
   }
 
@@ -139,23 +165,55 @@ export function dividedDropout(p: number | undefined, S: number): number {
  * The CIFAR bottleneck ResNet with n blocks per stage. Stem width from the §1.2 table
  * (16/12/8/6/4 for S=1/2/4/8/16); no dropout (not in resnet.py's CIFAR allow-list, §2).
  */
-export function cifarResNet(n: number, o: BuildOptions, width = RESNET_INPLANES[o.dataset][o.split]): ResNet {
+export function cifarResNet(
+  n: number,
+  o: BuildOptions,
+  width = RESNET_INPLANES[o.dataset][o.split],
+): ResNet {
   return new ResNet({
-    block: "bottleneck", layers: [n, n, n], stem: "cifar", stemWidth: width, planes: width,
-    groups: 1, baseWidth: 64, numClasses: o.numClasses, dropout: 0, zeroInitResidual: true,
+    block: "bottleneck",
+    layers: [n, n, n],
+    stem: "cifar",
+    stemWidth: width,
+    planes: width,
+    groups: 1,
+    baseWidth: 64,
+    numClasses: o.numClasses,
+    dropout: 0,
+    zeroInitResidual: true,
   });
 }
 
 const CIFAR_RESNETS: [string, number, string][] = [
   // resnet29 and resnet56 are not in the reference; the same family at small depth, for CPU experiments.
-  ["resnet29", 3, "CIFAR bottleneck ResNet-29 (3 blocks/stage; not in the paper, for CPU experiments)"],
-  ["resnet56", 6, "CIFAR bottleneck ResNet-56 (6 blocks/stage; not in the paper, for CPU experiments)"],
-  ["resnet110", 12, "CIFAR bottleneck ResNet-110 (12 blocks/stage, 1.17M params on CIFAR-100, §1.4)"],
-  ["resnet164", 18, "CIFAR bottleneck ResNet-164 (18 blocks/stage, 1.73M params on CIFAR-100, §1.4)"],
+  [
+    "resnet29",
+    3,
+    "CIFAR bottleneck ResNet-29 (3 blocks/stage; not in the paper, for CPU experiments)",
+  ],
+  [
+    "resnet56",
+    6,
+    "CIFAR bottleneck ResNet-56 (6 blocks/stage; not in the paper, for CPU experiments)",
+  ],
+  [
+    "resnet110",
+    12,
+    "CIFAR bottleneck ResNet-110 (12 blocks/stage, 1.17M params on CIFAR-100, §1.4)",
+  ],
+  [
+    "resnet164",
+    18,
+    "CIFAR bottleneck ResNet-164 (18 blocks/stage, 1.73M params on CIFAR-100, §1.4)",
+  ],
 ];
 for (const [name, n, description] of CIFAR_RESNETS) {
   register({
-    name, family: "resnet", splits: [1, 2, 4, 8, 16], datasets: CIFAR_LIKE, description,
+    name,
+    family: "resnet",
+    splits: [1, 2, 4, 8, 16],
+    datasets: CIFAR_LIKE,
+    description,
     member: (o) => cifarResNet(n, o, extraPositiveInt(o, "width")),
   });
 }
@@ -163,11 +221,24 @@ for (const [name, n, description] of CIFAR_RESNETS) {
 // ---- Wide-ResNets on CIFAR (§1.2: basic blocks, depth 6n+4, stem 16, widen factor k') ---------
 
 /** A CIFAR WRN member with layer1 planes `planes` (= 16·k'; stages planes·[1,2,4]). */
-export function cifarWideResNet(depth: number, planes: number, numClasses: number, dropout: number): ResNet {
+export function cifarWideResNet(
+  depth: number,
+  planes: number,
+  numClasses: number,
+  dropout: number,
+): ResNet {
   const n = (depth - 4) / 6;
   return new ResNet({
-    block: "basic", layers: [n, n, n], stem: "cifar", stemWidth: 16, planes,
-    groups: 1, baseWidth: 64, numClasses, dropout, zeroInitResidual: true,
+    block: "basic",
+    layers: [n, n, n],
+    stem: "cifar",
+    stemWidth: 16,
+    planes,
+    groups: 1,
+    baseWidth: 64,
+    numClasses,
+    dropout,
+    zeroInitResidual: true,
   });
 }
 
@@ -182,20 +253,43 @@ const CIFAR_WRNS: [string, number, number, number | undefined][] = [
 ];
 for (const [name, depth, k, p] of CIFAR_WRNS) {
   register({
-    name, family: "wide_resnet", splits: [1, 2, 4, 8], datasets: CIFAR_LIKE,
+    name,
+    family: "wide_resnet",
+    splits: [1, 2, 4, 8],
+    datasets: CIFAR_LIKE,
     description: `CIFAR Wide-ResNet-${depth}-${k} (basic blocks, widen factor int(max(${k}/√S + 0.4, 1)))`,
     member: (o) =>
-      cifarWideResNet(depth, extraPositiveInt(o, "width") ?? 16 * dividedWidenFactor(k, o.split), o.numClasses, dividedDropout(extraProbability(o, "dropout", p), o.split)),
+      cifarWideResNet(
+        depth,
+        extraPositiveInt(o, "width") ?? 16 * dividedWidenFactor(k, o.split),
+        o.numClasses,
+        dividedDropout(extraProbability(o, "dropout", p), o.split),
+      ),
   });
 }
 
 // ---- ImageNet ResNets, Wide-ResNets, ResNeXts (§1.3: deep stem, ResNet-D shortcuts) -----------
 
 /** An ImageNet bottleneck ResNet member (deep stem of width `stem`, stage planes = stem). */
-export function imagenetResNet(layers: number[], stem: number, groups: number, baseWidth: number, numClasses: number, dropout: number): ResNet {
+export function imagenetResNet(
+  layers: number[],
+  stem: number,
+  groups: number,
+  baseWidth: number,
+  numClasses: number,
+  dropout: number,
+): ResNet {
   return new ResNet({
-    block: "bottleneck", layers, stem: "deep", stemWidth: stem, planes: stem,
-    groups, baseWidth, numClasses, dropout, zeroInitResidual: true,
+    block: "bottleneck",
+    layers,
+    stem: "deep",
+    stemWidth: stem,
+    planes: stem,
+    groups,
+    baseWidth,
+    numClasses,
+    dropout,
+    zeroInitResidual: true,
   });
 }
 
@@ -213,9 +307,20 @@ const IMAGENET_RESNETS: [string, number[], number | undefined][] = [
 ];
 for (const [name, layers, p] of IMAGENET_RESNETS) {
   register({
-    name, family: "resnet", splits: [1, 2, 4, 8], datasets: IMAGENET_ONLY,
+    name,
+    family: "resnet",
+    splits: [1, 2, 4, 8],
+    datasets: IMAGENET_ONLY,
     description: `ImageNet ResNet-${name.slice(6)} (deep stem, ResNet-D shortcuts; stem width 64/44/32/24 for S=1/2/4/8)`,
-    member: (o) => imagenetResNet(layers, RESNET_INPLANES.imagenet[o.split], 1, 64, o.numClasses, dividedDropout(extraProbability(o, "dropout", p), o.split)),
+    member: (o) =>
+      imagenetResNet(
+        layers,
+        RESNET_INPLANES.imagenet[o.split],
+        1,
+        64,
+        o.numClasses,
+        dividedDropout(extraProbability(o, "dropout", p), o.split),
+      ),
   });
 }
 
@@ -224,7 +329,11 @@ for (const [name, layers, p] of IMAGENET_RESNETS) {
  * (width per group 64) and WRN-50-3 becomes WRN-50-2 (128), both at stem 64; otherwise the
  * stem follows the groups==1 table and the width per group stays 64·k.
  */
-export function imagenetWideWidths(name: string, k: number, S: number): { stem: number; baseWidth: number } {
+export function imagenetWideWidths(
+  name: string,
+  k: number,
+  S: number,
+): { stem: number; baseWidth: number } {
   if (S === 2 && name === "wide_resnet50_2") return { stem: 64, baseWidth: 64 };
   if (S === 2 && name === "wide_resnet50_3") return { stem: 64, baseWidth: 128 };
   return { stem: RESNET_INPLANES.imagenet[S], baseWidth: 64 * k };
@@ -237,11 +346,21 @@ const IMAGENET_WRNS: [string, number[], number][] = [
 ];
 for (const [name, layers, k] of IMAGENET_WRNS) {
   register({
-    name, family: "wide_resnet", splits: [1, 2, 4], datasets: IMAGENET_ONLY,
+    name,
+    family: "wide_resnet",
+    splits: [1, 2, 4],
+    datasets: IMAGENET_ONLY,
     description: `ImageNet Wide-ResNet (bottleneck width ×${k}; S=2 special-cased, §1.2)`,
     member: (o) => {
       const { stem, baseWidth } = imagenetWideWidths(name, k, o.split);
-      return imagenetResNet(layers, stem, 1, baseWidth, o.numClasses, dividedDropout(extraProbability(o, "dropout", undefined), o.split));
+      return imagenetResNet(
+        layers,
+        stem,
+        1,
+        baseWidth,
+        o.numClasses,
+        dividedDropout(extraProbability(o, "dropout", undefined), o.split),
+      );
     },
   });
 }
@@ -257,17 +376,29 @@ const RESNEXTS: [string, number[], number, number, "cifar" | "imagenet"][] = [
 for (const [name, layers, groups, wpg, kind] of RESNEXTS) {
   register({
     // groups ∈ {8, 16, 32, 64} (resnet.py), so S up to 8 leaves at least one group.
-    name, family: "resnext", splits: [1, 2, 4, 8], datasets: kind === "cifar" ? CIFAR_LIKE : IMAGENET_ONLY,
+    name,
+    family: "resnext",
+    splits: [1, 2, 4, 8],
+    datasets: kind === "cifar" ? CIFAR_LIKE : IMAGENET_ONLY,
     description: `${kind === "cifar" ? "CIFAR" : "ImageNet"} ResNeXt ${groups}x${wpg}d (cardinality ${groups}/S)`,
     member: (o) => {
       const g = dividedGroups(groups, o.split);
       const dropout = dividedDropout(extraProbability(o, "dropout", undefined), o.split);
       const width = extraPositiveInt(o, "width") ?? 64; // resnet.py: inplanes 64 for every grouped net
       const baseWidth = extraPositiveInt(o, "width_per_group") ?? wpg;
-      if (kind === "imagenet") return imagenetResNet(layers, width, g, baseWidth, o.numClasses, dropout);
+      if (kind === "imagenet")
+        return imagenetResNet(layers, width, g, baseWidth, o.numClasses, dropout);
       return new ResNet({
-        block: "bottleneck", layers, stem: "cifar", stemWidth: width, planes: width,
-        groups: g, baseWidth, numClasses: o.numClasses, dropout, zeroInitResidual: true,
+        block: "bottleneck",
+        layers,
+        stem: "cifar",
+        stemWidth: width,
+        planes: width,
+        groups: g,
+        baseWidth,
+        numClasses: o.numClasses,
+        dropout,
+        zeroInitResidual: true,
       });
     },
   });
@@ -279,15 +410,31 @@ for (const [name, layers, groups, wpg, kind] of RESNEXTS) {
  * A width factory (for `divide`) for the table-driven groups==1 CIFAR families: the bottleneck
  * ResNets (width = stem = layer1 planes, base 16) and the WRNs (width = layer1 planes, base 16·k).
  */
-export function resnetWidthFactory(name: string, dataset: DatasetKind = "cifar100", numClasses = dataset === "cifar100" ? 100 : 10): WidthFactory {
-  if (dataset === "imagenet") throw new Error(`resnetWidthFactory: ${name} on ${dataset} has no width factory (CIFAR/SVHN only)`);
+export function resnetWidthFactory(
+  name: string,
+  dataset: DatasetKind = "cifar100",
+  numClasses = dataset === "cifar100" ? 100 : 10,
+): WidthFactory {
+  if (dataset === "imagenet")
+    throw new Error(
+      `resnetWidthFactory: ${name} on ${dataset} has no width factory (CIFAR/SVHN only)`,
+    );
   const o: BuildOptions = { split: 1, dataset, numClasses, crop: 32, extra: {} };
   const cifar = CIFAR_RESNETS.find(([n]) => n === name);
-  if (cifar) return { baseWidth: RESNET_INPLANES[dataset][1], crop: 32, build: (w) => cifarResNet(cifar[1], o, w) };
+  if (cifar)
+    return {
+      baseWidth: RESNET_INPLANES[dataset][1],
+      crop: 32,
+      build: (w) => cifarResNet(cifar[1], o, w),
+    };
   const wrn = CIFAR_WRNS.find(([n]) => n === name);
   if (wrn) {
     const [, depth, k, p] = wrn;
-    return { baseWidth: 16 * k, crop: 32, build: (w) => cifarWideResNet(depth, w, numClasses, p ?? 0) };
+    return {
+      baseWidth: 16 * k,
+      crop: 32,
+      build: (w) => cifarWideResNet(depth, w, numClasses, p ?? 0),
+    };
   }
   throw new Error(`resnetWidthFactory: no width factory for ${name}`);
 }

@@ -4,11 +4,30 @@
 // Division (REFERENCE.md §1.2): groups ÷ S; widths, stem and block outputs unchanged; FC
 // dropout p/√S (§2). §10.22: every block of stages 2–4 gets the avd pool (stride 2 in the
 // first block, a stride-1 smoothing in the others), which the reference does and we copy.
-import { Module, Conv2d, BatchNorm2d, Linear, Dropout, AvgPool2d, NamedSequential, Sequential, pipe, F } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Dropout,
+  AvgPool2d,
+  NamedSequential,
+  Sequential,
+  pipe,
+  F,
+} from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { IMAGENET_ONLY } from "../data/stats.js";
 import { register } from "./registry.js";
-import { addShortcut, classify, conv1x1, initReference, namedDeepStem, projection, relu } from "./blocks.js";
+import {
+  addShortcut,
+  classify,
+  conv1x1,
+  initReference,
+  namedDeepStem,
+  projection,
+  relu,
+} from "./blocks.js";
 
 /**
  * Split-attention conv (ResNeSt, timm's `SplitAttnConv2d`): a grouped conv producing `radix`
@@ -113,14 +132,25 @@ export class ResNeXStBottleneck extends Module {
       new SplitAttnConv2d(width, width, avd ? 1 : stride, groups, radix, 4),
     );
     // AvgPool2d(3, stride, padding=1), zero padding counted (PyTorch's default).
-    this.avd_layer = avd ? this.module("avd_layer", new AvgPool2d(3, { stride, padding: 1 })) : null;
+    this.avd_layer = avd
+      ? this.module("avd_layer", new AvgPool2d(3, { stride, padding: 1 }))
+      : null;
     this.conv3 = this.module("conv3", conv1x1(width, planes * 4));
     this.bn3 = this.module("bn3", new BatchNorm2d(planes * 4));
     this.downsample = downsample ? this.module("downsample", new Sequential(...downsample)) : null;
   }
 
   forward(x: Tensor): Tensor {
-    const out = pipe(x, this.conv1, this.bn1, relu, this.conv2, this.avd_layer, this.conv3, this.bn3);
+    const out = pipe(
+      x,
+      this.conv1,
+      this.bn1,
+      relu,
+      this.conv2,
+      this.avd_layer,
+      this.conv3,
+      this.bn3,
+    );
     return addShortcut(out, x, this.downsample);
   }
 }
@@ -154,18 +184,38 @@ export class ResNeXSt extends Module {
     // REFERENCE.md §1.2: groups ÷ S (int), stem and widths unchanged.
     this.groups = Math.trunc(config.groups / config.split);
     if (this.groups < 1) {
-      throw new RangeError(`resnexst: ${config.groups} groups cannot be divided by S=${config.split}`);
+      throw new RangeError(
+        `resnexst: ${config.groups} groups cannot be divided by S=${config.split}`,
+      );
     }
     const stem = config.stem ?? 64;
     let inplanes = stem * 2;
     this.layer0 = this.module("layer0", namedDeepStem(stem, inplanes));
-    const makeLayer = (planes: number, blocks: number, stride: number, isFirst: boolean): Sequential => {
+    const makeLayer = (
+      planes: number,
+      blocks: number,
+      stride: number,
+      isFirst: boolean,
+    ): Sequential => {
       // ResNet-D shortcut (REFERENCE.md §1.3) where the shape changes.
-      const down = stride !== 1 || inplanes !== planes * 4 ? projection(inplanes, planes * 4, stride) : null;
-      const list = [new ResNeXStBottleneck(inplanes, planes, this.groups, config.baseWidth, stride, down, isFirst)];
+      const down =
+        stride !== 1 || inplanes !== planes * 4 ? projection(inplanes, planes * 4, stride) : null;
+      const list = [
+        new ResNeXStBottleneck(
+          inplanes,
+          planes,
+          this.groups,
+          config.baseWidth,
+          stride,
+          down,
+          isFirst,
+        ),
+      ];
       inplanes = planes * 4;
       for (let i = 1; i < blocks; i++) {
-        list.push(new ResNeXStBottleneck(inplanes, planes, this.groups, config.baseWidth, 1, null, isFirst));
+        list.push(
+          new ResNeXStBottleneck(inplanes, planes, this.groups, config.baseWidth, 1, null, isFirst),
+        );
       }
       return new Sequential(...list);
     };

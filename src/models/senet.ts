@@ -6,11 +6,31 @@
 // and S (CIFAR/SVHN: only S ≤ 4); grouped nets divide the cardinality by S and keep the stem.
 // Dropout before the FC is divided by √S (§2). SENet does not zero-init the last BN γ even
 // though its constructor takes the flag (§10.23).
-import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ReLU, NamedSequential, Sequential, AdaptiveAvgPool2d, pipe, F } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Dropout,
+  ReLU,
+  NamedSequential,
+  Sequential,
+  AdaptiveAvgPool2d,
+  pipe,
+  F,
+} from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
 import { register } from "./registry.js";
-import { Bottleneck, classify, initReference, namedDeepStem, projection, relu, type AttentionSlot } from "./blocks.js";
+import {
+  Bottleneck,
+  classify,
+  initReference,
+  namedDeepStem,
+  projection,
+  relu,
+  type AttentionSlot,
+} from "./blocks.js";
 import { extraProbability } from "./options.js";
 
 /** Squeeze-and-excitation: x · σ(fc2(relu(fc1(avgpool(x))))), with 1×1 convs (bias) as the FCs. */
@@ -46,7 +66,12 @@ export type SEBlockKind =
   | "se_resnext";
 
 /** conv1 and conv2 output widths of an SE bottleneck (senet.py's three block classes). */
-function seWidths(kind: SEBlockKind, planes: number, groups: number, baseWidth: number): [number, number] {
+function seWidths(
+  kind: SEBlockKind,
+  planes: number,
+  groups: number,
+  baseWidth: number,
+): [number, number] {
   if (kind === "senet") {
     const ratio = groups / 64; // SENet-154's default cardinality is 64
     return [Math.trunc(2 * ratio * planes), Math.trunc(4 * ratio * planes)];
@@ -92,13 +117,24 @@ export class SENet extends Module {
       this.layer0 = this.module("layer0", namedDeepStem(w, c.stemOut));
       strides = [1, 2, 2, 2];
     } else {
-      if (c.stemOut !== w) throw new RangeError("SENet: the CIFAR stem is a single conv (stemOut must equal stemWidth)");
-      this.layer0 = this.module("layer0", new NamedSequential([
-        ["conv1", new Conv2d(3, w, 3, { padding: 1, bias: false })], ["bn1", new BatchNorm2d(w)], ["relu1", new ReLU(true)],
-      ]));
+      if (c.stemOut !== w)
+        throw new RangeError(
+          "SENet: the CIFAR stem is a single conv (stemOut must equal stemWidth)",
+        );
+      this.layer0 = this.module(
+        "layer0",
+        new NamedSequential([
+          ["conv1", new Conv2d(3, w, 3, { padding: 1, bias: false })],
+          ["bn1", new BatchNorm2d(w)],
+          ["relu1", new ReLU(true)],
+        ]),
+      );
       strides = [1, 2, 2];
     }
-    if (c.layers.length !== strides.length) throw new RangeError(`SENet: a ${c.stem} stem takes ${strides.length} stages, got ${c.layers.length}`);
+    if (c.layers.length !== strides.length)
+      throw new RangeError(
+        `SENet: a ${c.stem} stem takes ${strides.length} stages, got ${c.layers.length}`,
+      );
     let inPlanes = c.stemOut;
     this.stages = c.layers.map((n, i) => {
       const planes = w * 2 ** i;
@@ -108,14 +144,24 @@ export class SENet extends Module {
         let down: Module[] | null = null;
         if (stride !== 1 || inPlanes !== planes * 4) {
           // layer1 always uses the 1×1 form; SENet-154 uses a 3×3 conv shortcut in layers 2–4.
-          down = i > 0 && c.downsampleKernel === 3
-            ? [new Conv2d(inPlanes, planes * 4, 3, { stride, padding: 1, bias: false }), new BatchNorm2d(planes * 4)]
-            : projection(inPlanes, planes * 4, stride);
+          down =
+            i > 0 && c.downsampleKernel === 3
+              ? [
+                  new Conv2d(inPlanes, planes * 4, 3, { stride, padding: 1, bias: false }),
+                  new BatchNorm2d(planes * 4),
+                ]
+              : projection(inPlanes, planes * 4, stride);
         }
         const [width, width2] = seWidths(c.block, planes, c.groups, c.baseWidth);
         blocks.push(
           new Bottleneck({
-            inPlanes, width, width2, outPlanes: planes * 4, stride, groups: c.groups, downsample: down,
+            inPlanes,
+            width,
+            width2,
+            outPlanes: planes * 4,
+            stride,
+            groups: c.groups,
+            downsample: down,
             attention: seSlot(c.reduction),
           }),
         );
@@ -159,14 +205,25 @@ const SE_RESNETS: [string, number[], "cifar" | "imagenet", number | undefined][]
 ];
 for (const [name, layers, kind, p] of SE_RESNETS) {
   register({
-    name, family: "senet", splits: kind === "cifar" ? [1, 2, 4] : [1, 2, 4, 8], datasets: kind === "cifar" ? CIFAR_LIKE : IMAGENET_ONLY,
+    name,
+    family: "senet",
+    splits: kind === "cifar" ? [1, 2, 4] : [1, 2, 4, 8],
+    datasets: kind === "cifar" ? CIFAR_LIKE : IMAGENET_ONLY,
     description: `${kind === "cifar" ? "CIFAR" : "ImageNet"} SE-ResNet-${name.slice(9)} (SE r=${kind === "cifar" ? 4 : 16}; stem width from the §1.2 table)`,
     member: (o) => {
       const w = SENET_INPLANES[o.dataset][o.split];
       return new SENet({
-        block: "se_resnet", layers, stem: kind, stemWidth: w, stemOut: w, groups: 1,
-        reduction: kind === "cifar" ? 4 : 16, downsampleKernel: 1, baseWidth: 64,
-        numClasses: o.numClasses, dropout: seDividedDropout(extraProbability(o, "dropout", p), o.split),
+        block: "se_resnet",
+        layers,
+        stem: kind,
+        stemWidth: w,
+        stemOut: w,
+        groups: 1,
+        reduction: kind === "cifar" ? 4 : 16,
+        downsampleKernel: 1,
+        baseWidth: 64,
+        numClasses: o.numClasses,
+        dropout: seDividedDropout(extraProbability(o, "dropout", p), o.split),
       });
     },
   });
@@ -175,18 +232,55 @@ for (const [name, layers, kind, p] of SE_RESNETS) {
 // Grouped SENets (ImageNet): cardinality ÷ S, stem 64 (§1.2), SE r=16, dropout 0.2/√S.
 // [name, block, layers, groups, 128-channel stem, shortcut kernel]
 const GROUPED: [string, SEBlockKind, number[], number, boolean, 1 | 3, string][] = [
-  ["se_resnext101_64x4d", "se_resnext", [3, 4, 23, 3], 64, false, 1, "ImageNet SE-ResNeXt-101 64x4d"],
-  ["se_resnext101_64x4d_B", "se_resnext", [3, 4, 23, 3], 64, true, 1, "ImageNet SE-ResNeXt-101 64x4d with a 128-channel stem"],
+  [
+    "se_resnext101_64x4d",
+    "se_resnext",
+    [3, 4, 23, 3],
+    64,
+    false,
+    1,
+    "ImageNet SE-ResNeXt-101 64x4d",
+  ],
+  [
+    "se_resnext101_64x4d_B",
+    "se_resnext",
+    [3, 4, 23, 3],
+    64,
+    true,
+    1,
+    "ImageNet SE-ResNeXt-101 64x4d with a 128-channel stem",
+  ],
   ["senet154", "senet", [3, 8, 36, 3], 64, true, 3, "ImageNet SENet-154 (3×3 conv shortcuts)"],
-  ["senet113", "senet", [3, 8, 23, 3], 64, true, 1, "ImageNet SENet-113 (SENet-154 blocks, ResNet-101-like depth, avg-pool shortcuts)"],
+  [
+    "senet113",
+    "senet",
+    [3, 8, 23, 3],
+    64,
+    true,
+    1,
+    "ImageNet SENet-113 (SENet-154 blocks, ResNet-101-like depth, avg-pool shortcuts)",
+  ],
 ];
 for (const [name, block, layers, groups, wideStem, kernel, description] of GROUPED) {
   register({
-    name, family: "senet", splits: [1, 2, 4, 8], datasets: IMAGENET_ONLY, description: `${description} (cardinality ${groups}/S)`,
-    member: (o) => new SENet({
-      block, layers, stem: "imagenet", stemWidth: 64, stemOut: wideStem ? 128 : 64,
-      groups: Math.trunc(groups / o.split), reduction: 16, downsampleKernel: kernel, baseWidth: 4,
-      numClasses: o.numClasses, dropout: seDividedDropout(extraProbability(o, "dropout", 0.2), o.split),
-    }),
+    name,
+    family: "senet",
+    splits: [1, 2, 4, 8],
+    datasets: IMAGENET_ONLY,
+    description: `${description} (cardinality ${groups}/S)`,
+    member: (o) =>
+      new SENet({
+        block,
+        layers,
+        stem: "imagenet",
+        stemWidth: 64,
+        stemOut: wideStem ? 128 : 64,
+        groups: Math.trunc(groups / o.split),
+        reduction: 16,
+        downsampleKernel: kernel,
+        baseWidth: 4,
+        numClasses: o.numClasses,
+        dropout: seDividedDropout(extraProbability(o, "dropout", 0.2), o.split),
+      }),
   });
 }

@@ -61,7 +61,11 @@ export interface ShakeDropOptions extends ShakeOptions {
 export function shakeDrop(x: Tensor, o: ShakeDropOptions): Tensor {
   if (!(o.p >= 0 && o.p <= 1)) throw new RangeError(`shakeDrop: p must be in [0, 1], got ${o.p}`);
   if (!o.training) return x.mul(1 - o.p);
-  const gate = scope(() => zeros([1], { dtype: x.dtype, device: x.device }).bernoulli_(1 - o.p, o.generator).item());
+  const gate = scope(() =>
+    zeros([1], { dtype: x.dtype, device: x.device })
+      .bernoulli_(1 - o.p, o.generator)
+      .item(),
+  );
   if (gate === 1) return x;
   const [aLo, aHi] = o.alphaRange ?? [-1, 1];
   const [bLo, bHi] = o.betaRange ?? [0, 1];

@@ -1,7 +1,17 @@
 // Shake-Shake ResNet-26 2×Wd for CIFAR/SVHN (Gastaldi 2017), as the reference's
 // `model/shake_shake.py`: names, layer order, initialisation and division rule (REFERENCE.md
 // §1.2: the 16-channel stem is never divided, the base width W follows a per-S table).
-import { Module, Conv2d, BatchNorm2d, Linear, Sequential, ReLU, pipe, init, F } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Sequential,
+  ReLU,
+  pipe,
+  init,
+  F,
+} from "../nn/index.js";
 import { cat, empty, ones, zeros } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Generator } from "../tensor/random.js";
@@ -207,7 +217,15 @@ export class ShakeResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const features = pipe(x, this.conv_1, this.bn_1, this.stage_1, this.stage_2, this.stage_3, relu);
+    const features = pipe(
+      x,
+      this.conv_1,
+      this.bn_1,
+      this.stage_1,
+      this.stage_2,
+      this.stage_3,
+      relu,
+    );
     return classify(features, this.fc_out);
   }
 }

@@ -4,8 +4,19 @@ export { Conv2d, type Conv2dOptions } from "./layers/conv.js";
 export { Linear } from "./layers/linear.js";
 export { BatchNorm2d, type BatchNormOptions } from "./layers/batchnorm.js";
 export {
-  ReLU, ReLU6, SiLU, Sigmoid, Hardswish, Hardsigmoid, Identity, Dropout, Dropout2d, MaxPool2d, AvgPool2d,
-  AdaptiveAvgPool2d, Flatten,
+  ReLU,
+  ReLU6,
+  SiLU,
+  Sigmoid,
+  Hardswish,
+  Hardsigmoid,
+  Identity,
+  Dropout,
+  Dropout2d,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Flatten,
 } from "./layers/activation.js";
 export { Sequential, NamedSequential, ModuleList, pipe, type Layer } from "./layers/containers.js";
 export * as init from "./init.js";

@@ -9,7 +9,8 @@ export type Nonlinearity = "relu" | "leakyRelu" | "linear" | "sigmoid" | "tanh" 
 /** fan_in and fan_out of a weight: in/out features times the receptive field size. */
 export function fans(t: Tensor): { fanIn: number; fanOut: number } {
   const s = t.shape;
-  if (s.length < 2) throw new RangeError(`fans: need a weight with at least 2 dimensions, got [${s}]`);
+  if (s.length < 2)
+    throw new RangeError(`fans: need a weight with at least 2 dimensions, got [${s}]`);
   const receptive = s.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: s[1] * receptive, fanOut: s[0] * receptive };
 }

@@ -65,7 +65,8 @@ export abstract class Module {
   }
 
   private checkName(name: string): void {
-    if (name === "" || name.includes(".")) throw new Error(`${this.constructor.name}: invalid member name "${name}"`);
+    if (name === "" || name.includes("."))
+      throw new Error(`${this.constructor.name}: invalid member name "${name}"`);
     if (this._params.has(name) || this._buffers.has(name) || this._children.has(name)) {
       throw new Error(`${this.constructor.name}: "${name}" is registered twice`);
     }
@@ -143,9 +144,18 @@ export abstract class Module {
    * anything is written, so a failed load leaves the module as it was. With `strict` (the
    * default) missing and unexpected keys are errors; a shape mismatch always is.
    */
-  loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+  loadStateDict(
+    state: Map<string, Tensor> | Record<string, Tensor>,
+    opts: { strict?: boolean } = {},
+  ): LoadResult {
     const given = state instanceof Map ? state : new Map(Object.entries(state));
-    const { own, missing, unexpected } = this.checkFit("loadStateDict", "loaded", given, opts.strict ?? true, "pass { strict: false } to load the keys that match");
+    const { own, missing, unexpected } = this.checkFit(
+      "loadStateDict",
+      "loaded",
+      given,
+      opts.strict ?? true,
+      "pass { strict: false } to load the keys that match",
+    );
     noGrad(() => {
       for (const [k, t] of own) {
         const src = given.get(k);
@@ -173,7 +183,13 @@ export abstract class Module {
    * unexpected keys too when `strict`. Throws a StateDictError listing them (and `keysHint` when
    * keys differ) before anything is written.
    */
-  private checkFit(op: string, verb: string, given: Map<string, Tensor>, strict: boolean, keysHint?: string) {
+  private checkFit(
+    op: string,
+    verb: string,
+    given: Map<string, Tensor>,
+    strict: boolean,
+    keysHint?: string,
+  ) {
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !given.has(k));
     const unexpected = [...given.keys()].filter((k) => !own.has(k));
@@ -183,14 +199,20 @@ export abstract class Module {
       if (!src) continue;
       const a = t.shape;
       const b = src.shape;
-      if (a.length !== b.length || a.some((d, i) => d !== b[i])) misShaped.push({ key: k, expected: a, got: b });
+      if (a.length !== b.length || a.some((d, i) => d !== b[i]))
+        misShaped.push({ key: k, expected: a, got: b });
     }
     if (misShaped.length || (strict && (missing.length || unexpected.length))) {
-      const lines = [`${op}: the state does not fit ${this.constructor.name}; nothing was ${verb}.`];
-      const list = (xs: string[]) => xs.slice(0, 20).join(", ") + (xs.length > 20 ? `, ... (${xs.length} in all)` : "");
+      const lines = [
+        `${op}: the state does not fit ${this.constructor.name}; nothing was ${verb}.`,
+      ];
+      const list = (xs: string[]) =>
+        xs.slice(0, 20).join(", ") + (xs.length > 20 ? `, ... (${xs.length} in all)` : "");
       if (missing.length) lines.push(`  missing keys (${missing.length}): ${list(missing)}`);
-      if (unexpected.length) lines.push(`  unexpected keys (${unexpected.length}): ${list(unexpected)}`);
-      for (const m of misShaped.slice(0, 20)) lines.push(`  ${m.key}: expected shape [${m.expected}], got [${m.got}]`);
+      if (unexpected.length)
+        lines.push(`  unexpected keys (${unexpected.length}): ${list(unexpected)}`);
+      for (const m of misShaped.slice(0, 20))
+        lines.push(`  ${m.key}: expected shape [${m.expected}], got [${m.got}]`);
       if (keysHint && (missing.length || unexpected.length)) lines.push(`  (${keysHint})`);
       throw new StateDictError(lines.join("\n"), missing, unexpected, misShaped);
     }
@@ -202,8 +224,15 @@ export abstract class Module {
    * the tensors keep their identity (optimisers holding them stay valid). Only floating
    * tensors change dtype; channels-last applies to 4-D tensors.
    */
-  to(target: { device?: Device; dtype?: DType; memoryFormat?: MemoryFormatName } | Device | DType): this {
-    const o = typeof target === "string" ? (target === "cpu" || target.startsWith("cuda") ? { device: target as Device } : { dtype: target as DType }) : target;
+  to(
+    target: { device?: Device; dtype?: DType; memoryFormat?: MemoryFormatName } | Device | DType,
+  ): this {
+    const o =
+      typeof target === "string"
+        ? target === "cpu" || target.startsWith("cuda")
+          ? { device: target as Device }
+          : { dtype: target as DType }
+        : target;
     noGrad(() => {
       for (const t of [...this.parameters(), ...this.buffers()]) {
         const dtype = o.dtype && isFloating(t.dtype) ? o.dtype : undefined;

@@ -23,7 +23,10 @@ export class AdamW extends Optimizer<AdamWOptions> {
     checkNonNegative("AdamW", "lr", o.lr);
     checkNonNegative("AdamW", "eps", o.eps);
     checkNonNegative("AdamW", "weightDecay", o.weightDecay);
-    for (const [k, b] of [["beta1", o.beta1], ["beta2", o.beta2]] as const) {
+    for (const [k, b] of [
+      ["beta1", o.beta1],
+      ["beta2", o.beta2],
+    ] as const) {
       if (!(b >= 0 && b < 1)) throw new RangeError(`AdamW: ${k} must be in [0, 1), got ${b}`);
     }
   }

@@ -4,9 +4,15 @@ import { opTable } from "../tensor/ops.js";
 import { Tensor, wrap } from "../tensor/tensor.js";
 
 const O = opTable({
-  mulS_: "_foreach_mul_.Scalar", addL_: "_foreach_add_.List", addS_: "_foreach_add_.Scalar",
-  addcmul_: "_foreach_addcmul_.Scalar", addcdiv_: "_foreach_addcdiv_.Scalar", sqrt: "_foreach_sqrt",
-  divS_: "_foreach_div_.Scalar", addL: "_foreach_add.List", mulS: "_foreach_mul.Scalar",
+  mulS_: "_foreach_mul_.Scalar",
+  addL_: "_foreach_add_.List",
+  addS_: "_foreach_add_.Scalar",
+  addcmul_: "_foreach_addcmul_.Scalar",
+  addcdiv_: "_foreach_addcdiv_.Scalar",
+  sqrt: "_foreach_sqrt",
+  divS_: "_foreach_div_.Scalar",
+  addL: "_foreach_add.List",
+  mulS: "_foreach_mul.Scalar",
 });
 
 const hs = (ts: Tensor[]) => ts.map((t) => t.handle);

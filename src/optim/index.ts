@@ -4,4 +4,9 @@ export { SGD, type SGDOptions } from "./sgd.js";
 export { AdamW, type AdamWOptions } from "./adamw.js";
 export { RMSprop, type RMSpropOptions } from "./rmsprop.js";
 export { LrSchedule, LR_DEFAULTS, type LrMode, type LrScheduleOptions } from "./schedule.js";
-export { weightDecayGroups, dividedWeightDecay, type DecayGrouping, type DecayGroups } from "./param_groups.js";
+export {
+  weightDecayGroups,
+  dividedWeightDecay,
+  type DecayGrouping,
+  type DecayGroups,
+} from "./param_groups.js";

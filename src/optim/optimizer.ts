@@ -28,12 +28,20 @@ export abstract class Optimizer<H extends { lr: number }> {
   /** Per-parameter step counters. */
   protected readonly steps = new Map<Tensor, number>();
 
-  constructor(params: ParamsInput<H>, defaults: H, protected readonly kind: string) {
-    const list = params.length && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as { params: Tensor[]; options?: Partial<H> }[]);
+  constructor(
+    params: ParamsInput<H>,
+    defaults: H,
+    protected readonly kind: string,
+  ) {
+    const list =
+      params.length && params[0] instanceof Tensor
+        ? [{ params: params as Tensor[] }]
+        : (params as { params: Tensor[]; options?: Partial<H> }[]);
     const seen = new Set<Tensor>();
     this.groups = list.map((g, gi) => {
       for (const p of g.params) {
-        if (seen.has(p)) throw new Error(`${kind}: a parameter appears in more than one group (group ${gi})`);
+        if (seen.has(p))
+          throw new Error(`${kind}: a parameter appears in more than one group (group ${gi})`);
         seen.add(p);
       }
       const options = { ...defaults, ...(g.options ?? {}) } as H;
@@ -100,15 +108,20 @@ export abstract class Optimizer<H extends { lr: number }> {
     }));
     const tensors = new Map<string, Tensor>();
     const scalars: Record<string, number> = {};
-    for (const [p, s] of this.state) for (const [k, t] of Object.entries(s)) tensors.set(`${index.get(p)}.${k}`, t);
+    for (const [p, s] of this.state)
+      for (const [k, t] of Object.entries(s)) tensors.set(`${index.get(p)}.${k}`, t);
     for (const [p, n] of this.steps) scalars[`${index.get(p)}.step`] = n;
     return { kind: this.kind, groups, scalars, tensors };
   }
 
   /** Restores what stateDict saved (copies into fresh state tensors). Checks before changing anything. */
   loadStateDict(s: OptimizerState): void {
-    if (s.kind !== this.kind) throw new Error(`loadStateDict: state is for ${s.kind}, this optimiser is ${this.kind}`);
-    if (s.groups.length !== this.groups.length || s.groups.some((g, i) => g.params.length !== this.groups[i].params.length)) {
+    if (s.kind !== this.kind)
+      throw new Error(`loadStateDict: state is for ${s.kind}, this optimiser is ${this.kind}`);
+    if (
+      s.groups.length !== this.groups.length ||
+      s.groups.some((g, i) => g.params.length !== this.groups[i].params.length)
+    ) {
       throw new Error(
         `loadStateDict: saved groups have [${s.groups.map((g) => g.params.length)}] parameters, ` +
           `this optimiser has [${this.groups.map((g) => g.params.length)}]`,
@@ -118,8 +131,12 @@ export abstract class Optimizer<H extends { lr: number }> {
     for (const [k, t] of s.tensors) {
       const i = Number(k.slice(0, k.indexOf(".")));
       const p = byIndex[i];
-      if (!p) throw new Error(`loadStateDict: state "${k}" names parameter ${i}, which does not exist`);
-      if (t.numel !== p.numel) throw new Error(`loadStateDict: state "${k}" has ${t.numel} elements, parameter ${i} has ${p.numel}`);
+      if (!p)
+        throw new Error(`loadStateDict: state "${k}" names parameter ${i}, which does not exist`);
+      if (t.numel !== p.numel)
+        throw new Error(
+          `loadStateDict: state "${k}" has ${t.numel} elements, parameter ${i} has ${p.numel}`,
+        );
     }
     for (const st of this.state.values()) for (const t of Object.values(st)) t.dispose();
     this.state.clear();
@@ -129,10 +146,14 @@ export abstract class Optimizer<H extends { lr: number }> {
       for (const [k, t] of s.tensors) {
         const dot = k.indexOf(".");
         const p = byIndex[Number(k.slice(0, dot))];
-        this.stateOf(p)[k.slice(dot + 1)] = t.to({ device: p.device, dtype: t.dtype }).clone().keep();
+        this.stateOf(p)[k.slice(dot + 1)] = t
+          .to({ device: p.device, dtype: t.dtype })
+          .clone()
+          .keep();
       }
     });
-    for (const [k, n] of Object.entries(s.scalars)) this.steps.set(byIndex[Number(k.slice(0, k.indexOf(".")))], n);
+    for (const [k, n] of Object.entries(s.scalars))
+      this.steps.set(byIndex[Number(k.slice(0, k.indexOf(".")))], n);
   }
 
   /** Frees the optimiser's state tensors. */
@@ -143,5 +164,6 @@ export abstract class Optimizer<H extends { lr: number }> {
 }
 
 export function checkNonNegative(kind: string, name: string, v: number): void {
-  if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`${kind}: ${name} must be a finite number ≥ 0, got ${v}`);
+  if (!(Number.isFinite(v) && v >= 0))
+    throw new RangeError(`${kind}: ${name} must be a finite number ≥ 0, got ${v}`);
 }

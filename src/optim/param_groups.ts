@@ -23,7 +23,8 @@ export function weightDecayGroups(model: Module, grouping: DecayGrouping): Decay
   const out: DecayGroups = { decay: [], noDecay: [], decayNames: [], noDecayNames: [] };
   const normParams = new Set<Tensor>();
   if (grouping === "no_norm_bias") {
-    for (const [, m] of model.namedModules()) if (m instanceof BatchNorm2d) for (const p of m.parameters()) normParams.add(p);
+    for (const [, m] of model.namedModules())
+      if (m instanceof BatchNorm2d) for (const p of m.parameters()) normParams.add(p);
   }
   for (const [name, p] of model.namedParameters()) {
     if (!p.requiresGrad) continue;
@@ -31,7 +32,10 @@ export function weightDecayGroups(model: Module, grouping: DecayGrouping): Decay
     if (grouping === "reference") exempt = name.includes("bias") || name.includes("norm");
     else if (grouping === "no_norm_bias") exempt = normParams.has(p) || name.endsWith("bias");
     else if (grouping === "all") exempt = false;
-    else throw new RangeError(`unknown weight-decay grouping "${grouping as string}"; use reference, no_norm_bias or all`);
+    else
+      throw new RangeError(
+        `unknown weight-decay grouping "${grouping as string}"; use reference, no_norm_bias or all`,
+      );
     (exempt ? out.noDecay : out.decay).push(p);
     (exempt ? out.noDecayNames : out.decayNames).push(name);
   }

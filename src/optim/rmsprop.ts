@@ -17,7 +17,11 @@ export interface RMSpropOptions {
 
 export class RMSprop extends Optimizer<RMSpropOptions> {
   constructor(params: ParamsInput<RMSpropOptions>, o: Partial<RMSpropOptions> & { lr: number }) {
-    super(params, { alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...o }, "RMSprop");
+    super(
+      params,
+      { alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, ...o },
+      "RMSprop",
+    );
   }
 
   protected validate(o: RMSpropOptions): void {
@@ -25,7 +29,8 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     checkNonNegative("RMSprop", "eps", o.eps);
     checkNonNegative("RMSprop", "momentum", o.momentum);
     checkNonNegative("RMSprop", "weightDecay", o.weightDecay);
-    if (!(o.alpha >= 0 && o.alpha <= 1)) throw new RangeError(`RMSprop: alpha must be in [0, 1], got ${o.alpha}`);
+    if (!(o.alpha >= 0 && o.alpha <= 1))
+      throw new RangeError(`RMSprop: alpha must be in [0, 1], got ${o.alpha}`);
   }
 
   protected update(group: ParamGroup<RMSpropOptions>, params: Tensor[], grads: Tensor[]): void {

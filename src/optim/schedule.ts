@@ -40,9 +40,12 @@ export const LR_DEFAULTS: Omit<LrScheduleOptions, "lr" | "epochs" | "itersPerEpo
 export class LrSchedule {
   constructor(readonly o: LrScheduleOptions) {
     if (!(o.lr > 0)) throw new RangeError(`lr must be > 0, got ${o.lr}`);
-    if (!(o.itersPerEpoch > 0)) throw new RangeError(`itersPerEpoch must be > 0, got ${o.itersPerEpoch}`);
+    if (!(o.itersPerEpoch > 0))
+      throw new RangeError(`itersPerEpoch must be > 0, got ${o.itersPerEpoch}`);
     if (!(o.warmupEpochs >= 0) || (o.warmupEpochs > 0 && o.warmupEpochs >= o.epochs)) {
-      throw new RangeError(`warm-up epochs (${o.warmupEpochs}) must be fewer than the epochs (${o.epochs})`);
+      throw new RangeError(
+        `warm-up epochs (${o.warmupEpochs}) must be fewer than the epochs (${o.epochs})`,
+      );
     }
     if (!["cos", "poly", "HTD", "step", "exponential"].includes(o.mode)) {
       throw new RangeError(`unknown lr mode "${o.mode}"; use cos, poly, HTD, step or exponential`);

@@ -73,11 +73,15 @@ function linearCount(m: Linear, input: Tensor, out: Tensor): [number, number] {
  * eval mode without gradients, with Conv2d/Linear/BatchNorm2d forwards wrapped to record
  * their input and output sizes. The model's mode is restored and nothing stays allocated.
  */
-export function countModule(model: Module, o: CountOptions = {}): Counts & { layers?: LayerCount[] } {
+export function countModule(
+  model: Module,
+  o: CountOptions = {},
+): Counts & { layers?: LayerCount[] } {
   const params = model.numParameters(true);
   let bnStats = 0;
   for (const [, m] of model.namedModules()) {
-    if (m instanceof BatchNorm2d) bnStats += (m.runningMean?.numel ?? 0) + (m.runningVar?.numel ?? 0);
+    if (m instanceof BatchNorm2d)
+      bnStats += (m.runningMean?.numel ?? 0) + (m.runningVar?.numel ?? 0);
   }
   const records: LayerCount[] = [];
   const wrapped: Module[] = [];
@@ -99,7 +103,14 @@ export function countModule(model: Module, o: CountOptions = {}): Counts & { lay
         kind = "bn";
         multAdd = prod(x.shape) * (m.weight ? 2 : 1);
       }
-      records.push({ path, kind, inShape: x.shape, outShape: y.shape, macs, summaryMultAdd: multAdd });
+      records.push({
+        path,
+        kind,
+        inShape: x.shape,
+        outShape: y.shape,
+        macs,
+        summaryMultAdd: multAdd,
+      });
       return y;
     };
     Object.defineProperty(m, "forward", { value: wrapper, configurable: true, writable: true });
@@ -124,7 +135,12 @@ export function countModule(model: Module, o: CountOptions = {}): Counts & { lay
   }
   const macs = records.reduce((a, r) => a + r.macs, 0);
   const multAdd = records.reduce((a, r) => a + r.summaryMultAdd, 0);
-  const out: Counts & { layers?: LayerCount[] } = { params, macs, summaryParams: params + bnStats, summaryFlops: Math.floor(multAdd / 2) };
+  const out: Counts & { layers?: LayerCount[] } = {
+    params,
+    macs,
+    summaryParams: params + bnStats,
+    summaryFlops: Math.floor(multAdd / 2),
+  };
   if (o.layers) out.layers = records;
   return out;
 }
@@ -136,7 +152,10 @@ export interface SplitCounts {
 }
 
 /** Counts each member of a divided model (anything with `models.items`) and their sum. */
-export function countMembers(members: { models: { items: Module[] } }, o: CountOptions = {}): SplitCounts {
+export function countMembers(
+  members: { models: { items: Module[] } },
+  o: CountOptions = {},
+): SplitCounts {
   const perMember = members.models.items.map((m) => countModule(m, { ...o, layers: false }));
   const total: Counts = { params: 0, macs: 0, summaryParams: 0, summaryFlops: 0 };
   for (const c of perMember) {
@@ -150,7 +169,12 @@ export function countMembers(members: { models: { items: Module[] } }, o: CountO
 
 /** 1234567 → "1.23M"; 5.5e9 → "5.50G". */
 export function humanCount(n: number, digits = 2): string {
-  for (const [v, s] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "K"]] as const) {
+  for (const [v, s] of [
+    [1e12, "T"],
+    [1e9, "G"],
+    [1e6, "M"],
+    [1e3, "K"],
+  ] as const) {
     if (Math.abs(n) >= v) return `${(n / v).toFixed(digits)}${s}`;
   }
   return String(n);

@@ -31,17 +31,24 @@ const EXTRA = /^eval-(.+)-epoch-(\d+)\.json$/;
 export function readRun(dir: string): RunSummary {
   const cfgPath = join(dir, "config.json");
   if (!existsSync(cfgPath)) throw new Error(`${dir} is not a divco run directory (no config.json)`);
-  const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as { arch: string; split: number; seed: number; epochs: number };
+  const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as {
+    arch: string;
+    split: number;
+    seed: number;
+    epochs: number;
+  };
   const num = (r: MetricsRow, k: string) => (typeof r[k] === "number" ? (r[k] as number) : NaN);
-  const rows: RunEpoch[] = (existsSync(join(dir, "metrics.jsonl")) ? readMetrics(dir) : []).map((r) => ({
-    epoch: num(r, "epoch"),
-    top1: num(r, "val_acc1"),
-    top5: num(r, "val_acc5"),
-    memberTop1: Array.from({ length: cfg.split }, (_, i) => num(r, `val_acc1_member${i}`)),
-    seconds: num(r, "epoch_seconds"),
-    imagesPerSecond: num(r, "train_images_per_s"),
-    extra: {},
-  }));
+  const rows: RunEpoch[] = (existsSync(join(dir, "metrics.jsonl")) ? readMetrics(dir) : []).map(
+    (r) => ({
+      epoch: num(r, "epoch"),
+      top1: num(r, "val_acc1"),
+      top5: num(r, "val_acc5"),
+      memberTop1: Array.from({ length: cfg.split }, (_, i) => num(r, `val_acc1_member${i}`)),
+      seconds: num(r, "epoch_seconds"),
+      imagesPerSecond: num(r, "train_images_per_s"),
+      extra: {},
+    }),
+  );
   for (const f of readdirSync(dir)) {
     const m = EXTRA.exec(f);
     if (!m) continue;
@@ -51,9 +58,12 @@ export function readRun(dir: string): RunSummary {
     try {
       e = JSON.parse(readFileSync(join(dir, f), "utf8"));
     } catch (err) {
-      throw new Error(`${join(dir, f)}: not a divco eval --json result (${(err as Error).message})`);
+      throw new Error(
+        `${join(dir, f)}: not a divco eval --json result (${(err as Error).message})`,
+      );
     }
-    if (typeof e.top1 !== "number" || !Array.isArray(e.memberTop1)) throw new Error(`${join(dir, f)}: not a divco eval --json result (no top1/memberTop1)`);
+    if (typeof e.top1 !== "number" || !Array.isArray(e.memberTop1))
+      throw new Error(`${join(dir, f)}: not a divco eval --json result (no top1/memberTop1)`);
     row.extra[m[1]] = { top1: e.top1, memberTop1: e.memberTop1 };
   }
   return { dir, arch: cfg.arch, split: cfg.split, seed: cfg.seed, epochs: cfg.epochs, rows };
@@ -65,11 +75,27 @@ const members = (vs: number[]) => (vs.length > 1 ? vs.map(pct).join(" / ") : "�
 /** One Markdown table per run: every logged epoch with test accuracies, time and throughput. */
 export function runTable(r: RunSummary): string {
   const labels = [...new Set(r.rows.flatMap((x) => Object.keys(x.extra)))].sort();
-  const head = ["epoch", "ensemble top-1 (top-5)", "member top-1", ...labels.flatMap((l) => [`${l} ensemble`, `${l} members`]), "s/epoch", "train img/s"];
-  const lines = [`**${r.arch}, S=${r.split}, seed ${r.seed}** (${basename(r.dir)}; ${r.rows.length}/${r.epochs} epochs)`, "", `| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
+  const head = [
+    "epoch",
+    "ensemble top-1 (top-5)",
+    "member top-1",
+    ...labels.flatMap((l) => [`${l} ensemble`, `${l} members`]),
+    "s/epoch",
+    "train img/s",
+  ];
+  const lines = [
+    `**${r.arch}, S=${r.split}, seed ${r.seed}** (${basename(r.dir)}; ${r.rows.length}/${r.epochs} epochs)`,
+    "",
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+  ];
   for (const x of r.rows) {
-    const extra = labels.flatMap((l) => (x.extra[l] ? [pct(x.extra[l].top1), members(x.extra[l].memberTop1)] : ["–", "–"]));
-    lines.push(`| ${[x.epoch, `${pct(x.top1)} (${pct(x.top5)})`, members(x.memberTop1), ...extra, x.seconds.toFixed(0), x.imagesPerSecond.toFixed(1)].join(" | ")} |`);
+    const extra = labels.flatMap((l) =>
+      x.extra[l] ? [pct(x.extra[l].top1), members(x.extra[l].memberTop1)] : ["–", "–"],
+    );
+    lines.push(
+      `| ${[x.epoch, `${pct(x.top1)} (${pct(x.top5)})`, members(x.memberTop1), ...extra, x.seconds.toFixed(0), x.imagesPerSecond.toFixed(1)].join(" | ")} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -83,14 +109,26 @@ export function finalTable(runs: RunSummary[]): string {
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   if (groups.size === 0) return "(no run has finished all its epochs yet)";
-  const labels = [...new Set(runs.flatMap((r) => r.rows.flatMap((x) => Object.keys(x.extra))))].sort();
-  const head = ["model", "seeds", "final ensemble top-1, mean (per seed)", ...labels.map((l) => `${l}, mean (per seed)`)];
+  const labels = [
+    ...new Set(runs.flatMap((r) => r.rows.flatMap((x) => Object.keys(x.extra)))),
+  ].sort();
+  const head = [
+    "model",
+    "seeds",
+    "final ensemble top-1, mean (per seed)",
+    ...labels.map((l) => `${l}, mean (per seed)`),
+  ];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
-  const cell = (vs: number[]) => `${pct(vs.reduce((a, b) => a + b, 0) / vs.length)} (${vs.map(pct).join(", ")})`;
+  const cell = (vs: number[]) =>
+    `${pct(vs.reduce((a, b) => a + b, 0) / vs.length)} (${vs.map(pct).join(", ")})`;
   for (const [k, rs] of groups) {
     const last = rs.map((r) => r.rows[r.rows.length - 1]);
-    const extra = labels.map((l) => (last.every((x) => x.extra[l]) ? cell(last.map((x) => x.extra[l].top1)) : "–"));
-    lines.push(`| ${[k, rs.map((r) => r.seed).join(", "), cell(last.map((x) => x.top1)), ...extra].join(" | ")} |`);
+    const extra = labels.map((l) =>
+      last.every((x) => x.extra[l]) ? cell(last.map((x) => x.extra[l].top1)) : "–",
+    );
+    lines.push(
+      `| ${[k, rs.map((r) => r.seed).join(", "), cell(last.map((x) => x.top1)), ...extra].join(" | ")} |`,
+    );
   }
   return lines.join("\n");
 }

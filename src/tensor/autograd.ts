@@ -42,7 +42,11 @@ export function isGradEnabled(): boolean {
 }
 
 /** Backpropagates from several outputs at once, each with its gradient (null for scalars). */
-export function backward(outputs: Tensor[], grads?: (Tensor | null)[], opts: { retainGraph?: boolean } = {}): void {
+export function backward(
+  outputs: Tensor[],
+  grads?: (Tensor | null)[],
+  opts: { retainGraph?: boolean } = {},
+): void {
   native.backward(
     outputs.map((t) => t.handle),
     grads ? grads.map((g) => (g ? g.handle : null)) : null,

@@ -3,13 +3,34 @@ import { native } from "./native.js";
 import { opTable } from "./ops.js";
 import { Tensor, normDevice, type Device } from "./tensor.js";
 import { Generator } from "./random.js";
-import { dtypeCode, dtypeOfArray, ITEM_SIZE, MemoryFormat, type DType, type MemoryFormatName } from "./dtype.js";
+import {
+  dtypeCode,
+  dtypeOfArray,
+  ITEM_SIZE,
+  MemoryFormat,
+  type DType,
+  type MemoryFormatName,
+} from "./dtype.js";
 
 const O = opTable({
-  empty: "empty.memory_format", zeros: "zeros", ones: "ones", full: "full", arange: "arange.start_step",
-  rand: "rand.generator", randn: "randn.generator", randint: "randint.low_generator", bernoulli: "bernoulli.p",
-  eye: "eye", linspace: "linspace", cat: "cat", stack: "stack", toDevice: "to.device", zerosLike: "zeros_like",
-  onesLike: "ones_like", fullLike: "full_like", emptyLike: "empty_like",
+  empty: "empty.memory_format",
+  zeros: "zeros",
+  ones: "ones",
+  full: "full",
+  arange: "arange.start_step",
+  rand: "rand.generator",
+  randn: "randn.generator",
+  randint: "randint.low_generator",
+  bernoulli: "bernoulli.p",
+  eye: "eye",
+  linspace: "linspace",
+  cat: "cat",
+  stack: "stack",
+  toDevice: "to.device",
+  zerosLike: "zeros_like",
+  onesLike: "ones_like",
+  fullLike: "full_like",
+  emptyLike: "empty_like",
 });
 
 export interface TensorOptions {
@@ -33,23 +54,43 @@ function opts(o: TensorOptions, fallback: DType = "f32"): [number, undefined, st
 
 function checkShape(shape: readonly number[], what: string): number[] {
   for (const [i, d] of shape.entries()) {
-    if (!Number.isInteger(d) || d < 0) throw new RangeError(`${what}: shape[${i}] = ${d} is not a non-negative integer`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`${what}: shape[${i}] = ${d} is not a non-negative integer`);
   }
   return shape as number[];
 }
 
-export function empty(shape: readonly number[], o: TensorOptions & { memoryFormat?: MemoryFormatName } = {}): Tensor {
+export function empty(
+  shape: readonly number[],
+  o: TensorOptions & { memoryFormat?: MemoryFormatName } = {},
+): Tensor {
   const fmt = MemoryFormat[o.memoryFormat ?? "contiguous"];
-  return finish(new Tensor(native.call(O.empty, checkShape(shape, "empty"), ...opts(o), false, fmt) as never), o);
+  return finish(
+    new Tensor(native.call(O.empty, checkShape(shape, "empty"), ...opts(o), false, fmt) as never),
+    o,
+  );
 }
 export function zeros(shape: readonly number[], o: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.call(O.zeros, checkShape(shape, "zeros"), ...opts(o), false) as never), o);
+  return finish(
+    new Tensor(native.call(O.zeros, checkShape(shape, "zeros"), ...opts(o), false) as never),
+    o,
+  );
 }
 export function ones(shape: readonly number[], o: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.call(O.ones, checkShape(shape, "ones"), ...opts(o), false) as never), o);
+  return finish(
+    new Tensor(native.call(O.ones, checkShape(shape, "ones"), ...opts(o), false) as never),
+    o,
+  );
 }
-export function full(shape: readonly number[], value: number | boolean, o: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.call(O.full, checkShape(shape, "full"), value, ...opts(o), false) as never), o);
+export function full(
+  shape: readonly number[],
+  value: number | boolean,
+  o: TensorOptions = {},
+): Tensor {
+  return finish(
+    new Tensor(native.call(O.full, checkShape(shape, "full"), value, ...opts(o), false) as never),
+    o,
+  );
 }
 export function zerosLike(t: Tensor): Tensor {
   return new Tensor(native.call(O.zerosLike, t.handle) as never);
@@ -68,25 +109,68 @@ export function arange(start: number, end?: number, step = 1, o: TensorOptions =
   if (end === undefined) [start, end] = [0, start];
   const integral = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
   const dtype = o.dtype ?? (integral ? "i64" : "f32");
-  return finish(new Tensor(native.call(O.arange, start, end, step, ...opts({ ...o, dtype }), false) as never), o);
+  return finish(
+    new Tensor(native.call(O.arange, start, end, step, ...opts({ ...o, dtype }), false) as never),
+    o,
+  );
 }
 export function linspace(start: number, end: number, steps: number, o: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.call(O.linspace, start, end, steps, ...opts(o), false) as never), o);
+  return finish(
+    new Tensor(native.call(O.linspace, start, end, steps, ...opts(o), false) as never),
+    o,
+  );
 }
 export function eye(n: number, o: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.call(O.eye, n, ...opts(o), false) as never), o);
 }
 /** Uniform on [0, 1). */
 export function rand(shape: readonly number[], o: RandomOptions = {}): Tensor {
-  return finish(new Tensor(native.call(O.rand, checkShape(shape, "rand"), o.generator?.handle, ...opts(o), false) as never), o);
+  return finish(
+    new Tensor(
+      native.call(
+        O.rand,
+        checkShape(shape, "rand"),
+        o.generator?.handle,
+        ...opts(o),
+        false,
+      ) as never,
+    ),
+    o,
+  );
 }
 /** Standard normal. */
 export function randn(shape: readonly number[], o: RandomOptions = {}): Tensor {
-  return finish(new Tensor(native.call(O.randn, checkShape(shape, "randn"), o.generator?.handle, ...opts(o), false) as never), o);
+  return finish(
+    new Tensor(
+      native.call(
+        O.randn,
+        checkShape(shape, "randn"),
+        o.generator?.handle,
+        ...opts(o),
+        false,
+      ) as never,
+    ),
+    o,
+  );
 }
 /** Integers uniform on [low, high). */
-export function randint(low: number, high: number, shape: readonly number[], o: RandomOptions = {}): Tensor {
-  return new Tensor(native.call(O.randint, low, high, checkShape(shape, "randint"), o.generator?.handle, ...opts(o, "i64"), false) as never);
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  o: RandomOptions = {},
+): Tensor {
+  return new Tensor(
+    native.call(
+      O.randint,
+      low,
+      high,
+      checkShape(shape, "randint"),
+      o.generator?.handle,
+      ...opts(o, "i64"),
+      false,
+    ) as never,
+  );
 }
 /** 0/1 draws with probability p, shaped like `like`. */
 export function bernoulli(like: Tensor, p: number, generator?: Generator): Tensor {
@@ -109,20 +193,35 @@ export function tensor(
     const n = data.byteLength / ITEM_SIZE[dtype];
     shape = checkShape(o.shape ?? [n], "tensor");
     bytes = data;
-    if (o.dtype && o.dtype !== dtypeOfArray(data) && !(o.dtype === "bool" && data instanceof Uint8Array)) {
+    if (
+      o.dtype &&
+      o.dtype !== dtypeOfArray(data) &&
+      !(o.dtype === "bool" && data instanceof Uint8Array)
+    ) {
       // A Float32Array requested as f64 (say) is converted through JavaScript numbers.
       bytes = encode(Array.from(data as unknown as ArrayLike<number>, Number), o.dtype);
     }
   } else {
     const nested = typeof data === "number" ? [] : inferShape(data);
     shape = checkShape(o.shape ?? nested, "tensor");
-    const values = typeof data === "number" ? [data] : (data as unknown[]).flat(Infinity as 1) as number[];
+    const values =
+      typeof data === "number" ? [data] : ((data as unknown[]).flat(Infinity as 1) as number[]);
     dtype = o.dtype ?? "f32";
     bytes = encode(values, dtype);
   }
   let t = new Tensor(native.fromBytes(bytes, shape, dtypeCode(dtype)));
   if (o.device && o.device !== "cpu") {
-    const moved = new Tensor(native.call(O.toDevice, t.handle, normDevice(o.device), dtypeCode(dtype), false, false, undefined) as never);
+    const moved = new Tensor(
+      native.call(
+        O.toDevice,
+        t.handle,
+        normDevice(o.device),
+        dtypeCode(dtype),
+        false,
+        false,
+        undefined,
+      ) as never,
+    );
     t.dispose();
     t = moved;
   }
@@ -141,14 +240,22 @@ function inferShape(a: unknown): number[] {
 
 function encode(values: number[], dtype: DType): ArrayBufferView {
   switch (dtype) {
-    case "f32": return Float32Array.from(values);
-    case "f64": return Float64Array.from(values);
-    case "i64": return BigInt64Array.from(values, (v) => BigInt(Math.trunc(v)));
-    case "i32": return Int32Array.from(values);
-    case "i16": return Int16Array.from(values);
-    case "i8": return Int8Array.from(values);
-    case "u8": return Uint8Array.from(values);
-    case "bool": return Uint8Array.from(values, (v) => (v ? 1 : 0));
+    case "f32":
+      return Float32Array.from(values);
+    case "f64":
+      return Float64Array.from(values);
+    case "i64":
+      return BigInt64Array.from(values, (v) => BigInt(Math.trunc(v)));
+    case "i32":
+      return Int32Array.from(values);
+    case "i16":
+      return Int16Array.from(values);
+    case "i8":
+      return Int8Array.from(values);
+    case "u8":
+      return Uint8Array.from(values);
+    case "bool":
+      return Uint8Array.from(values, (v) => (v ? 1 : 0));
     case "f16":
     case "bf16": {
       // Go through f32 in libtorch so rounding is libtorch's.
@@ -159,9 +266,21 @@ function encode(values: number[], dtype: DType): ArrayBufferView {
 
 /** Concatenates along an existing dimension. */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.call(O.cat, tensors.map((t) => t.handle), dim) as never);
+  return new Tensor(
+    native.call(
+      O.cat,
+      tensors.map((t) => t.handle),
+      dim,
+    ) as never,
+  );
 }
 /** Stacks along a new dimension. */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.call(O.stack, tensors.map((t) => t.handle), dim) as never);
+  return new Tensor(
+    native.call(
+      O.stack,
+      tensors.map((t) => t.handle),
+      dim,
+    ) as never,
+  );
 }

@@ -24,7 +24,11 @@ export interface NativeAddon {
   isContiguous(h: TensorHandle, memoryFormat?: number): boolean;
   describe(h: TensorHandle): string;
   sameStorage(a: TensorHandle, b: TensorHandle): boolean;
-  fromBytes(bytes: ArrayBufferView | ArrayBuffer, shape: readonly number[], dtype: number): TensorHandle;
+  fromBytes(
+    bytes: ArrayBufferView | ArrayBuffer,
+    shape: readonly number[],
+    dtype: number,
+  ): TensorHandle;
   toBytes(h: TensorHandle): ArrayBuffer;
   view(h: TensorHandle): ArrayBuffer;
   item(h: TensorHandle): number | boolean;
@@ -40,7 +44,12 @@ export interface NativeAddon {
   grad(h: TensorHandle): TensorHandle | undefined;
   setGrad(h: TensorHandle, g: TensorHandle | null): void;
   retainGrad(h: TensorHandle): void;
-  backward(outputs: TensorHandle[], grads: (TensorHandle | null)[] | null, retainGraph?: boolean, createGraph?: boolean): void;
+  backward(
+    outputs: TensorHandle[],
+    grads: (TensorHandle | null)[] | null,
+    retainGraph?: boolean,
+    createGraph?: boolean,
+  ): void;
   gradEnabled(): boolean;
   setGradEnabled(on: boolean): void;
   enterInferenceMode(): number;
@@ -54,7 +63,14 @@ export interface NativeAddon {
   generatorState(g: GeneratorHandle): TensorHandle;
   setGeneratorState(g: GeneratorHandle, state: TensorHandle): void;
   cudaDeviceCount(): number;
-  buildInfo(): { torchVersion: string; cxx11Abi: boolean; builtWithCuda: boolean; mkldnn: boolean; parallelInfo: string; config: string };
+  buildInfo(): {
+    torchVersion: string;
+    cxx11Abi: boolean;
+    builtWithCuda: boolean;
+    mkldnn: boolean;
+    parallelInfo: string;
+    config: string;
+  };
   heapStats(): { inUse: number; held: number };
 }
 

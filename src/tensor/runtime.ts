@@ -4,7 +4,8 @@ import { native } from "./native.js";
 
 /** Sets libtorch's intra-op thread count (default at load: every core). */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: need a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`setNumThreads: need a positive integer, got ${n}`);
   native.setNumThreads(n);
 }
 

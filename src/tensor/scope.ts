@@ -56,7 +56,9 @@ export function scope<T>(fn: () => T): T {
   current = parent;
   if (result instanceof Promise) {
     for (const t of mine) if (!t.kept) t.dispose();
-    throw new TypeError("scope(fn): fn returned a Promise; scopes track synchronous code only — open a scope inside each synchronous step");
+    throw new TypeError(
+      "scope(fn): fn returned a Promise; scopes track synchronous code only — open a scope inside each synchronous step",
+    );
   }
   const survivors = new Set<unknown>();
   collect(result, survivors);

@@ -19,29 +19,124 @@ export type Device = "cpu" | "cuda" | `cuda:${number}`;
 export type Scalar = number | boolean;
 
 const O = opTable({
-  add: "add.Tensor", addS: "add.Scalar", sub: "sub.Tensor", subS: "sub.Scalar", mul: "mul.Tensor",
-  mulS: "mul.Scalar", div: "div.Tensor", divS: "div.Scalar", powS: "pow.Tensor_Scalar", powT: "pow.Tensor_Tensor",
-  neg: "neg", abs: "abs", exp: "exp", log: "log", log1p: "log1p", sqrt: "sqrt", rsqrt: "rsqrt",
-  reciprocal: "reciprocal", sin: "sin", cos: "cos", floor: "floor", ceil: "ceil", round: "round", sign: "sign",
-  maximum: "maximum", minimum: "minimum", clamp: "clamp", xlogy: "xlogy.Tensor", isnan: "isnan",
-  isfinite: "isfinite", logicalNot: "logical_not", logicalAnd: "logical_and", logicalOr: "logical_or",
-  eqS: "eq.Scalar", eqT: "eq.Tensor", neS: "ne.Scalar", neT: "ne.Tensor", ltS: "lt.Scalar", ltT: "lt.Tensor",
-  leS: "le.Scalar", leT: "le.Tensor", gtS: "gt.Scalar", gtT: "gt.Tensor", geS: "ge.Scalar", geT: "ge.Tensor",
-  add_: "add_.Tensor", addS_: "add_.Scalar", sub_: "sub_.Tensor", mul_: "mul_.Tensor", mulS_: "mul_.Scalar",
-  divS_: "div_.Scalar", div_: "div_.Tensor", zero_: "zero_", fill_: "fill_.Scalar", copy_: "copy_",
-  clamp_: "clamp_", normal_: "normal_", uniform_: "uniform_", bernoulli_: "bernoulli_.float", relu_: "relu_",
-  sum: "sum", sumDim: "sum.dim_IntList", mean: "mean", meanDim: "mean.dim", max: "max", maxDim: "max.dim",
-  min: "min", minDim: "min.dim", amax: "amax", amin: "amin", argmax: "argmax", argmin: "argmin", topk: "topk",
-  varDim: "var.dim", stdDim: "std.dim", logsumexp: "logsumexp", anyDim: "any.dim", all: "all", any: "any", sort: "sort",
-  reshape: "reshape", view: "view", permute: "permute", transpose: "transpose.int", narrow: "narrow",
-  slice: "slice.Tensor", select: "select.int", chunk: "chunk", split: "split.Tensor",
-  splitSizes: "split_with_sizes", flatten: "flatten.using_ints", squeeze: "squeeze", squeezeDim: "squeeze.dim",
-  unsqueeze: "unsqueeze", expand: "expand", flip: "flip", repeat: "repeat", t: "t",
-  toDtype: "to.dtype", toDevice: "to.device", contiguous: "contiguous", clone: "clone", detach: "detach",
-  indexSelect: "index_select", gather: "gather", scatterSrc: "scatter.src", scatterValue: "scatter.value",
-  maskedFillS: "masked_fill.Scalar", maskedFillT: "masked_fill.Tensor", where: "where.self", index: "index.Tensor",
-  matmul: "matmul", softmax: "softmax.int", logSoftmax: "log_softmax.int", relu: "relu", sigmoid: "sigmoid",
-  tanh: "tanh", setData: "set_data",
+  add: "add.Tensor",
+  addS: "add.Scalar",
+  sub: "sub.Tensor",
+  subS: "sub.Scalar",
+  mul: "mul.Tensor",
+  mulS: "mul.Scalar",
+  div: "div.Tensor",
+  divS: "div.Scalar",
+  powS: "pow.Tensor_Scalar",
+  powT: "pow.Tensor_Tensor",
+  neg: "neg",
+  abs: "abs",
+  exp: "exp",
+  log: "log",
+  log1p: "log1p",
+  sqrt: "sqrt",
+  rsqrt: "rsqrt",
+  reciprocal: "reciprocal",
+  sin: "sin",
+  cos: "cos",
+  floor: "floor",
+  ceil: "ceil",
+  round: "round",
+  sign: "sign",
+  maximum: "maximum",
+  minimum: "minimum",
+  clamp: "clamp",
+  xlogy: "xlogy.Tensor",
+  isnan: "isnan",
+  isfinite: "isfinite",
+  logicalNot: "logical_not",
+  logicalAnd: "logical_and",
+  logicalOr: "logical_or",
+  eqS: "eq.Scalar",
+  eqT: "eq.Tensor",
+  neS: "ne.Scalar",
+  neT: "ne.Tensor",
+  ltS: "lt.Scalar",
+  ltT: "lt.Tensor",
+  leS: "le.Scalar",
+  leT: "le.Tensor",
+  gtS: "gt.Scalar",
+  gtT: "gt.Tensor",
+  geS: "ge.Scalar",
+  geT: "ge.Tensor",
+  add_: "add_.Tensor",
+  addS_: "add_.Scalar",
+  sub_: "sub_.Tensor",
+  mul_: "mul_.Tensor",
+  mulS_: "mul_.Scalar",
+  divS_: "div_.Scalar",
+  div_: "div_.Tensor",
+  zero_: "zero_",
+  fill_: "fill_.Scalar",
+  copy_: "copy_",
+  clamp_: "clamp_",
+  normal_: "normal_",
+  uniform_: "uniform_",
+  bernoulli_: "bernoulli_.float",
+  relu_: "relu_",
+  sum: "sum",
+  sumDim: "sum.dim_IntList",
+  mean: "mean",
+  meanDim: "mean.dim",
+  max: "max",
+  maxDim: "max.dim",
+  min: "min",
+  minDim: "min.dim",
+  amax: "amax",
+  amin: "amin",
+  argmax: "argmax",
+  argmin: "argmin",
+  topk: "topk",
+  varDim: "var.dim",
+  stdDim: "std.dim",
+  logsumexp: "logsumexp",
+  anyDim: "any.dim",
+  all: "all",
+  any: "any",
+  sort: "sort",
+  reshape: "reshape",
+  view: "view",
+  permute: "permute",
+  transpose: "transpose.int",
+  narrow: "narrow",
+  slice: "slice.Tensor",
+  select: "select.int",
+  chunk: "chunk",
+  split: "split.Tensor",
+  splitSizes: "split_with_sizes",
+  flatten: "flatten.using_ints",
+  squeeze: "squeeze",
+  squeezeDim: "squeeze.dim",
+  unsqueeze: "unsqueeze",
+  expand: "expand",
+  flip: "flip",
+  repeat: "repeat",
+  t: "t",
+  toDtype: "to.dtype",
+  toDevice: "to.device",
+  contiguous: "contiguous",
+  clone: "clone",
+  detach: "detach",
+  indexSelect: "index_select",
+  gather: "gather",
+  scatterSrc: "scatter.src",
+  scatterValue: "scatter.value",
+  maskedFillS: "masked_fill.Scalar",
+  maskedFillT: "masked_fill.Tensor",
+  where: "where.self",
+  index: "index.Tensor",
+  matmul: "matmul",
+  softmax: "softmax.int",
+  logSoftmax: "log_softmax.int",
+  relu: "relu",
+  sigmoid: "sigmoid",
+  tanh: "tanh",
+  setData: "set_data",
 });
 
 const FORMATS: Record<MemoryFormatName, number> = MemoryFormat;
@@ -96,7 +191,9 @@ export class Tensor implements Disposable {
   /** The native handle; throws if this tensor was disposed. */
   get handle(): TensorHandle {
     if (this._h === null) {
-      throw new Error("this tensor was disposed; keep() it or clone() it before its scope ends if it is still needed");
+      throw new Error(
+        "this tensor was disposed; keep() it or clone() it before its scope ends if it is still needed",
+      );
     }
     return this._h;
   }
@@ -166,7 +263,8 @@ export class Tensor implements Disposable {
   size(dim: number): number {
     const s = this.shape;
     const d = dim < 0 ? dim + s.length : dim;
-    if (d < 0 || d >= s.length) throw new RangeError(`size(${dim}): tensor has ${s.length} dimensions`);
+    if (d < 0 || d >= s.length)
+      throw new RangeError(`size(${dim}): tensor has ${s.length} dimensions`);
     return s[d];
   }
   isContiguous(format: MemoryFormatName = "contiguous"): boolean {
@@ -184,7 +282,10 @@ export class Tensor implements Disposable {
   }
   /** The elements as a flat array of numbers (i64 converted to number). */
   toArray(): number[] {
-    const a = this.dtype === "f16" || this.dtype === "bf16" ? this.to("f32").toTypedArray() : this.toTypedArray();
+    const a =
+      this.dtype === "f16" || this.dtype === "bf16"
+        ? this.to("f32").toTypedArray()
+        : this.toTypedArray();
     return Array.from(a as ArrayLike<number | bigint>, Number);
   }
   /** The value of a one-element tensor. */
@@ -228,7 +329,12 @@ export class Tensor implements Disposable {
   }
   /** Backpropagates from this tensor (a scalar, or pass the gradient with respect to it). */
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph, opts.createGraph ?? false);
+    native.backward(
+      [this.handle],
+      gradient ? [gradient.handle] : null,
+      opts.retainGraph,
+      opts.createGraph ?? false,
+    );
   }
   detach(): Tensor {
     return call(O.detach, this.handle);
@@ -237,13 +343,29 @@ export class Tensor implements Disposable {
   // ---- conversion -------------------------------------------------------------------------
 
   /** Converts dtype and/or device; returns this same tensor's data (a new handle) if nothing changes. */
-  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormatName }): Tensor {
-    const o = typeof target === "string" ? (isDType(target) ? { dtype: target } : { device: target as Device }) : target;
+  to(
+    target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormatName },
+  ): Tensor {
+    const o =
+      typeof target === "string"
+        ? isDType(target)
+          ? { dtype: target }
+          : { device: target as Device }
+        : target;
     const fmt = o.memoryFormat ? FORMATS[o.memoryFormat] : undefined;
     if (o.device !== undefined) {
-      return call(O.toDevice, this.handle, normDevice(o.device), dtypeCode(o.dtype ?? this.dtype), false, false, fmt);
+      return call(
+        O.toDevice,
+        this.handle,
+        normDevice(o.device),
+        dtypeCode(o.dtype ?? this.dtype),
+        false,
+        false,
+        fmt,
+      );
     }
-    if (o.dtype !== undefined) return call(O.toDtype, this.handle, dtypeCode(o.dtype), false, false, fmt);
+    if (o.dtype !== undefined)
+      return call(O.toDtype, this.handle, dtypeCode(o.dtype), false, false, fmt);
     return this.contiguous(o.memoryFormat ?? "contiguous");
   }
   float(): Tensor {
@@ -262,53 +384,125 @@ export class Tensor implements Disposable {
   // ---- elementwise ------------------------------------------------------------------------
 
   add(other: Tensor | Scalar, alpha: number = 1): Tensor {
-    return typeof other === "object" ? call(O.add, this.handle, h(other), alpha) : call(O.addS, this.handle, other, alpha);
+    return typeof other === "object"
+      ? call(O.add, this.handle, h(other), alpha)
+      : call(O.addS, this.handle, other, alpha);
   }
   sub(other: Tensor | Scalar, alpha: number = 1): Tensor {
-    return typeof other === "object" ? call(O.sub, this.handle, h(other), alpha) : call(O.subS, this.handle, other, alpha);
+    return typeof other === "object"
+      ? call(O.sub, this.handle, h(other), alpha)
+      : call(O.subS, this.handle, other, alpha);
   }
   mul(other: Tensor | Scalar): Tensor {
-    return typeof other === "object" ? call(O.mul, this.handle, h(other)) : call(O.mulS, this.handle, other);
+    return typeof other === "object"
+      ? call(O.mul, this.handle, h(other))
+      : call(O.mulS, this.handle, other);
   }
   div(other: Tensor | Scalar): Tensor {
-    return typeof other === "object" ? call(O.div, this.handle, h(other)) : call(O.divS, this.handle, other);
+    return typeof other === "object"
+      ? call(O.div, this.handle, h(other))
+      : call(O.divS, this.handle, other);
   }
   pow(e: Tensor | number): Tensor {
     return typeof e === "object" ? call(O.powT, this.handle, h(e)) : call(O.powS, this.handle, e);
   }
-  neg(): Tensor { return call(O.neg, this.handle); }
-  abs(): Tensor { return call(O.abs, this.handle); }
-  exp(): Tensor { return call(O.exp, this.handle); }
-  log(): Tensor { return call(O.log, this.handle); }
-  log1p(): Tensor { return call(O.log1p, this.handle); }
-  sqrt(): Tensor { return call(O.sqrt, this.handle); }
-  rsqrt(): Tensor { return call(O.rsqrt, this.handle); }
-  reciprocal(): Tensor { return call(O.reciprocal, this.handle); }
-  sin(): Tensor { return call(O.sin, this.handle); }
-  cos(): Tensor { return call(O.cos, this.handle); }
-  floor(): Tensor { return call(O.floor, this.handle); }
-  ceil(): Tensor { return call(O.ceil, this.handle); }
-  round(): Tensor { return call(O.round, this.handle); }
-  sign(): Tensor { return call(O.sign, this.handle); }
-  relu(): Tensor { return call(O.relu, this.handle); }
-  sigmoid(): Tensor { return call(O.sigmoid, this.handle); }
-  tanh(): Tensor { return call(O.tanh, this.handle); }
-  maximum(o: Tensor): Tensor { return call(O.maximum, this.handle, h(o)); }
-  minimum(o: Tensor): Tensor { return call(O.minimum, this.handle, h(o)); }
-  clamp(min?: number, max?: number): Tensor { return call(O.clamp, this.handle, min, max); }
+  neg(): Tensor {
+    return call(O.neg, this.handle);
+  }
+  abs(): Tensor {
+    return call(O.abs, this.handle);
+  }
+  exp(): Tensor {
+    return call(O.exp, this.handle);
+  }
+  log(): Tensor {
+    return call(O.log, this.handle);
+  }
+  log1p(): Tensor {
+    return call(O.log1p, this.handle);
+  }
+  sqrt(): Tensor {
+    return call(O.sqrt, this.handle);
+  }
+  rsqrt(): Tensor {
+    return call(O.rsqrt, this.handle);
+  }
+  reciprocal(): Tensor {
+    return call(O.reciprocal, this.handle);
+  }
+  sin(): Tensor {
+    return call(O.sin, this.handle);
+  }
+  cos(): Tensor {
+    return call(O.cos, this.handle);
+  }
+  floor(): Tensor {
+    return call(O.floor, this.handle);
+  }
+  ceil(): Tensor {
+    return call(O.ceil, this.handle);
+  }
+  round(): Tensor {
+    return call(O.round, this.handle);
+  }
+  sign(): Tensor {
+    return call(O.sign, this.handle);
+  }
+  relu(): Tensor {
+    return call(O.relu, this.handle);
+  }
+  sigmoid(): Tensor {
+    return call(O.sigmoid, this.handle);
+  }
+  tanh(): Tensor {
+    return call(O.tanh, this.handle);
+  }
+  maximum(o: Tensor): Tensor {
+    return call(O.maximum, this.handle, h(o));
+  }
+  minimum(o: Tensor): Tensor {
+    return call(O.minimum, this.handle, h(o));
+  }
+  clamp(min?: number, max?: number): Tensor {
+    return call(O.clamp, this.handle, min, max);
+  }
   /** x·log(y) with 0·log(0) = 0 — the safe form of entropy terms (REFERENCE.md §10.4). */
-  xlogy(other: Tensor): Tensor { return call(O.xlogy, this.handle, h(other)); }
-  isnan(): Tensor { return call(O.isnan, this.handle); }
-  isfinite(): Tensor { return call(O.isfinite, this.handle); }
-  logicalNot(): Tensor { return call(O.logicalNot, this.handle); }
-  logicalAnd(o: Tensor): Tensor { return call(O.logicalAnd, this.handle, h(o)); }
-  logicalOr(o: Tensor): Tensor { return call(O.logicalOr, this.handle, h(o)); }
-  eq(o: Tensor | Scalar): Tensor { return typeof o === "object" ? call(O.eqT, this.handle, h(o)) : call(O.eqS, this.handle, o); }
-  ne(o: Tensor | Scalar): Tensor { return typeof o === "object" ? call(O.neT, this.handle, h(o)) : call(O.neS, this.handle, o); }
-  lt(o: Tensor | Scalar): Tensor { return typeof o === "object" ? call(O.ltT, this.handle, h(o)) : call(O.ltS, this.handle, o); }
-  le(o: Tensor | Scalar): Tensor { return typeof o === "object" ? call(O.leT, this.handle, h(o)) : call(O.leS, this.handle, o); }
-  gt(o: Tensor | Scalar): Tensor { return typeof o === "object" ? call(O.gtT, this.handle, h(o)) : call(O.gtS, this.handle, o); }
-  ge(o: Tensor | Scalar): Tensor { return typeof o === "object" ? call(O.geT, this.handle, h(o)) : call(O.geS, this.handle, o); }
+  xlogy(other: Tensor): Tensor {
+    return call(O.xlogy, this.handle, h(other));
+  }
+  isnan(): Tensor {
+    return call(O.isnan, this.handle);
+  }
+  isfinite(): Tensor {
+    return call(O.isfinite, this.handle);
+  }
+  logicalNot(): Tensor {
+    return call(O.logicalNot, this.handle);
+  }
+  logicalAnd(o: Tensor): Tensor {
+    return call(O.logicalAnd, this.handle, h(o));
+  }
+  logicalOr(o: Tensor): Tensor {
+    return call(O.logicalOr, this.handle, h(o));
+  }
+  eq(o: Tensor | Scalar): Tensor {
+    return typeof o === "object" ? call(O.eqT, this.handle, h(o)) : call(O.eqS, this.handle, o);
+  }
+  ne(o: Tensor | Scalar): Tensor {
+    return typeof o === "object" ? call(O.neT, this.handle, h(o)) : call(O.neS, this.handle, o);
+  }
+  lt(o: Tensor | Scalar): Tensor {
+    return typeof o === "object" ? call(O.ltT, this.handle, h(o)) : call(O.ltS, this.handle, o);
+  }
+  le(o: Tensor | Scalar): Tensor {
+    return typeof o === "object" ? call(O.leT, this.handle, h(o)) : call(O.leS, this.handle, o);
+  }
+  gt(o: Tensor | Scalar): Tensor {
+    return typeof o === "object" ? call(O.gtT, this.handle, h(o)) : call(O.gtS, this.handle, o);
+  }
+  ge(o: Tensor | Scalar): Tensor {
+    return typeof o === "object" ? call(O.geT, this.handle, h(o)) : call(O.geS, this.handle, o);
+  }
 
   // ---- in place ---------------------------------------------------------------------------
 
@@ -317,7 +511,10 @@ export class Tensor implements Disposable {
     else native.callVoid(O.addS_, this.handle, other, alpha);
     return this;
   }
-  sub_(other: Tensor, alpha: number = 1): this { native.callVoid(O.sub_, this.handle, h(other), alpha); return this; }
+  sub_(other: Tensor, alpha: number = 1): this {
+    native.callVoid(O.sub_, this.handle, h(other), alpha);
+    return this;
+  }
   mul_(other: Tensor | Scalar): this {
     if (typeof other === "object") native.callVoid(O.mul_, this.handle, h(other));
     else native.callVoid(O.mulS_, this.handle, other);
@@ -328,11 +525,26 @@ export class Tensor implements Disposable {
     else native.callVoid(O.divS_, this.handle, other);
     return this;
   }
-  zero_(): this { native.callVoid(O.zero_, this.handle); return this; }
-  fill_(v: Scalar): this { native.callVoid(O.fill_, this.handle, v); return this; }
-  copy_(src: Tensor): this { native.callVoid(O.copy_, this.handle, h(src), false); return this; }
-  clamp_(min?: number, max?: number): this { native.callVoid(O.clamp_, this.handle, min, max); return this; }
-  relu_(): this { native.callVoid(O.relu_, this.handle); return this; }
+  zero_(): this {
+    native.callVoid(O.zero_, this.handle);
+    return this;
+  }
+  fill_(v: Scalar): this {
+    native.callVoid(O.fill_, this.handle, v);
+    return this;
+  }
+  copy_(src: Tensor): this {
+    native.callVoid(O.copy_, this.handle, h(src), false);
+    return this;
+  }
+  clamp_(min?: number, max?: number): this {
+    native.callVoid(O.clamp_, this.handle, min, max);
+    return this;
+  }
+  relu_(): this {
+    native.callVoid(O.relu_, this.handle);
+    return this;
+  }
   normal_(mean = 0, std = 1, generator?: { handle: unknown }): this {
     native.callVoid(O.normal_, this.handle, mean, std, generator?.handle);
     return this;
@@ -346,7 +558,10 @@ export class Tensor implements Disposable {
     return this;
   }
   /** Replaces this tensor's data with `data`'s, keeping identity and autograd leaf status (PyTorch's `.data =`). */
-  setData(data: Tensor): this { native.callVoid(O.setData, this.handle, h(data)); return this; }
+  setData(data: Tensor): this {
+    native.callVoid(O.setData, this.handle, h(data));
+    return this;
+  }
 
   // ---- reductions -------------------------------------------------------------------------
 
@@ -372,10 +587,18 @@ export class Tensor implements Disposable {
     if (dim === undefined) return call(O.min, this.handle);
     return callMany(O.minDim, this.handle, dim, keepdim) as [Tensor, Tensor];
   }
-  amax(dim: number | number[], keepdim = false): Tensor { return call(O.amax, this.handle, dim, keepdim); }
-  amin(dim: number | number[], keepdim = false): Tensor { return call(O.amin, this.handle, dim, keepdim); }
-  argmax(dim?: number, keepdim = false): Tensor { return call(O.argmax, this.handle, dim, keepdim); }
-  argmin(dim?: number, keepdim = false): Tensor { return call(O.argmin, this.handle, dim, keepdim); }
+  amax(dim: number | number[], keepdim = false): Tensor {
+    return call(O.amax, this.handle, dim, keepdim);
+  }
+  amin(dim: number | number[], keepdim = false): Tensor {
+    return call(O.amin, this.handle, dim, keepdim);
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return call(O.argmax, this.handle, dim, keepdim);
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return call(O.argmin, this.handle, dim, keepdim);
+  }
   /** The k largest (or smallest) entries along `dim`: [values, indices]. */
   topk(k: number, dim = -1, largest = true, sorted = true): [Tensor, Tensor] {
     return callMany(O.topk, this.handle, k, dim, largest, sorted) as [Tensor, Tensor];
@@ -391,8 +614,12 @@ export class Tensor implements Disposable {
     return call(O.stdDim, this.handle, dim ?? null, unbiased, keepdim);
   }
   /** log Σ exp along dims, computed stably. */
-  logsumexp(dim: number | number[], keepdim = false): Tensor { return call(O.logsumexp, this.handle, dim, keepdim); }
-  all(): Tensor { return call(O.all, this.handle); }
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return call(O.logsumexp, this.handle, dim, keepdim);
+  }
+  all(): Tensor {
+    return call(O.all, this.handle);
+  }
   /** Whether any element is true (over everything, or along one dimension). */
   any(dim?: number, keepdim = false): Tensor {
     return dim === undefined ? call(O.any, this.handle) : call(O.anyDim, this.handle, dim, keepdim);
@@ -400,29 +627,65 @@ export class Tensor implements Disposable {
 
   // ---- shape ------------------------------------------------------------------------------
 
-  reshape(...shape: number[] | [number[]]): Tensor { return call(O.reshape, this.handle, flat(shape)); }
-  view(...shape: number[] | [number[]]): Tensor { return call(O.view, this.handle, flat(shape)); }
-  permute(...dims: number[] | [number[]]): Tensor { return call(O.permute, this.handle, flat(dims)); }
-  transpose(d0: number, d1: number): Tensor { return call(O.transpose, this.handle, d0, d1); }
-  get T(): Tensor { return call(O.t, this.handle); }
-  narrow(dim: number, start: number, length: number): Tensor { return call(O.narrow, this.handle, dim, start, length); }
-  slice(dim: number, start?: number, end?: number, step = 1): Tensor { return call(O.slice, this.handle, dim, start, end, step); }
-  select(dim: number, index: number): Tensor { return call(O.select, this.handle, dim, index); }
-  chunk(chunks: number, dim = 0): Tensor[] { return callMany(O.chunk, this.handle, chunks, dim); }
-  split(size: number | number[], dim = 0): Tensor[] {
-    return typeof size === "number" ? callMany(O.split, this.handle, size, dim) : callMany(O.splitSizes, this.handle, size, dim);
+  reshape(...shape: number[] | [number[]]): Tensor {
+    return call(O.reshape, this.handle, flat(shape));
   }
-  flatten(startDim = 0, endDim = -1): Tensor { return call(O.flatten, this.handle, startDim, endDim); }
-  squeeze(dim?: number): Tensor { return dim === undefined ? call(O.squeeze, this.handle) : call(O.squeezeDim, this.handle, dim); }
-  unsqueeze(dim: number): Tensor { return call(O.unsqueeze, this.handle, dim); }
-  expand(...shape: number[] | [number[]]): Tensor { return call(O.expand, this.handle, flat(shape), false); }
-  flip(dims: number[]): Tensor { return call(O.flip, this.handle, dims); }
-  repeat(...reps: number[] | [number[]]): Tensor { return call(O.repeat, this.handle, flat(reps)); }
+  view(...shape: number[] | [number[]]): Tensor {
+    return call(O.view, this.handle, flat(shape));
+  }
+  permute(...dims: number[] | [number[]]): Tensor {
+    return call(O.permute, this.handle, flat(dims));
+  }
+  transpose(d0: number, d1: number): Tensor {
+    return call(O.transpose, this.handle, d0, d1);
+  }
+  get T(): Tensor {
+    return call(O.t, this.handle);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return call(O.narrow, this.handle, dim, start, length);
+  }
+  slice(dim: number, start?: number, end?: number, step = 1): Tensor {
+    return call(O.slice, this.handle, dim, start, end, step);
+  }
+  select(dim: number, index: number): Tensor {
+    return call(O.select, this.handle, dim, index);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return callMany(O.chunk, this.handle, chunks, dim);
+  }
+  split(size: number | number[], dim = 0): Tensor[] {
+    return typeof size === "number"
+      ? callMany(O.split, this.handle, size, dim)
+      : callMany(O.splitSizes, this.handle, size, dim);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return call(O.flatten, this.handle, startDim, endDim);
+  }
+  squeeze(dim?: number): Tensor {
+    return dim === undefined ? call(O.squeeze, this.handle) : call(O.squeezeDim, this.handle, dim);
+  }
+  unsqueeze(dim: number): Tensor {
+    return call(O.unsqueeze, this.handle, dim);
+  }
+  expand(...shape: number[] | [number[]]): Tensor {
+    return call(O.expand, this.handle, flat(shape), false);
+  }
+  flip(dims: number[]): Tensor {
+    return call(O.flip, this.handle, dims);
+  }
+  repeat(...reps: number[] | [number[]]): Tensor {
+    return call(O.repeat, this.handle, flat(reps));
+  }
 
   // ---- indexing ---------------------------------------------------------------------------
 
-  indexSelect(dim: number, index: Tensor): Tensor { return call(O.indexSelect, this.handle, dim, h(index)); }
-  gather(dim: number, index: Tensor): Tensor { return call(O.gather, this.handle, dim, h(index), false); }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return call(O.indexSelect, this.handle, dim, h(index));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return call(O.gather, this.handle, dim, h(index), false);
+  }
   scatter(dim: number, index: Tensor, src: Tensor | Scalar): Tensor {
     return typeof src === "object"
       ? call(O.scatterSrc, this.handle, dim, h(index), h(src))
@@ -435,14 +698,24 @@ export class Tensor implements Disposable {
   }
   /** Advanced indexing: one index tensor (or null for "all") per leading dimension. */
   index(indices: (Tensor | null)[]): Tensor {
-    return call(O.index, this.handle, indices.map((t) => (t ? t.handle : null)));
+    return call(
+      O.index,
+      this.handle,
+      indices.map((t) => (t ? t.handle : null)),
+    );
   }
 
   // ---- linear algebra and activations ------------------------------------------------------
 
-  matmul(other: Tensor): Tensor { return call(O.matmul, this.handle, h(other)); }
-  softmax(dim: number, dtype?: DType): Tensor { return call(O.softmax, this.handle, dim, dtype ? dtypeCode(dtype) : undefined); }
-  logSoftmax(dim: number, dtype?: DType): Tensor { return call(O.logSoftmax, this.handle, dim, dtype ? dtypeCode(dtype) : undefined); }
+  matmul(other: Tensor): Tensor {
+    return call(O.matmul, this.handle, h(other));
+  }
+  softmax(dim: number, dtype?: DType): Tensor {
+    return call(O.softmax, this.handle, dim, dtype ? dtypeCode(dtype) : undefined);
+  }
+  logSoftmax(dim: number, dtype?: DType): Tensor {
+    return call(O.logSoftmax, this.handle, dim, dtype ? dtypeCode(dtype) : undefined);
+  }
 }
 
 /** Elementwise choice: `cond ? a : b`. */

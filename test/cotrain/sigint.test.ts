@@ -10,7 +10,10 @@ import { fileURLToPath } from "node:url";
 
 const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
-function run(args: string[], interruptOn?: RegExp): Promise<{ code: number | null; stderr: string }> {
+function run(
+  args: string[],
+  interruptOn?: RegExp,
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
@@ -30,15 +33,40 @@ function run(args: string[], interruptOn?: RegExp): Promise<{ code: number | nul
 test("Ctrl-C checkpoints and exits 130; --resume finishes the run", async () => {
   const runDir = join(mkdtempSync(join(tmpdir(), "divco-sigint-")), "run");
   const args = [
-    "train", "--arch", "resnet29", "--split", "2", "--data", "sample", "--train-limit", "128", "--eval-limit", "50",
-    "--batch-size", "16", "--eval-batch-size", "50", "--epochs", "2", "--warmup-epochs", "0", "--workers", "1",
-    "--keep-last", "0", "--run-dir", runDir,
+    "train",
+    "--arch",
+    "resnet29",
+    "--split",
+    "2",
+    "--data",
+    "sample",
+    "--train-limit",
+    "128",
+    "--eval-limit",
+    "50",
+    "--batch-size",
+    "16",
+    "--eval-batch-size",
+    "50",
+    "--epochs",
+    "2",
+    "--warmup-epochs",
+    "0",
+    "--workers",
+    "1",
+    "--keep-last",
+    "0",
+    "--run-dir",
+    runDir,
   ];
   const first = await run(args, /step 1\/8/);
   assert.equal(first.code, 130, first.stderr);
   assert.match(first.stderr, /stopping after this step/);
   const meta = JSON.parse(readFileSync(join(runDir, "checkpoints", "last.json"), "utf8"));
-  assert.ok(meta.epoch === 0 ? meta.batchIndex >= 2 : meta.epoch >= 1, `checkpoint position ${meta.epoch}/${meta.batchIndex}`);
+  assert.ok(
+    meta.epoch === 0 ? meta.batchIndex >= 2 : meta.epoch >= 1,
+    `checkpoint position ${meta.epoch}/${meta.batchIndex}`,
+  );
   const second = await run(["train", "--resume", runDir]);
   assert.equal(second.code, 0, second.stderr);
   assert.equal(JSON.parse(readFileSync(join(runDir, "checkpoints", "last.json"), "utf8")).epoch, 2);

@@ -21,7 +21,13 @@ export function get(m: Map<string, Tensor>, k: string): Tensor {
 }
 
 /** |a − b| ≤ atol + rtol·|b| elementwise, with a message naming the worst element. */
-export function assertClose(actual: Tensor, expected: Tensor, what: string, rtol = 1e-5, atol = 1e-6): void {
+export function assertClose(
+  actual: Tensor,
+  expected: Tensor,
+  what: string,
+  rtol = 1e-5,
+  atol = 1e-6,
+): void {
   assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
   const a = actual.toArray();
   const b = expected.toArray();
@@ -34,10 +40,23 @@ export function assertClose(actual: Tensor, expected: Tensor, what: string, rtol
       worstExcess = excess;
     }
   }
-  assert.ok(worst < 0, `${what}: element ${worst} is ${a[worst]}, expected ${b[worst]} (rtol ${rtol}, atol ${atol})`);
+  assert.ok(
+    worst < 0,
+    `${what}: element ${worst} is ${a[worst]}, expected ${b[worst]} (rtol ${rtol}, atol ${atol})`,
+  );
 }
 
-export function assertCloseNumbers(actual: number[], expected: number[], what: string, tol = 1e-6): void {
+export function assertCloseNumbers(
+  actual: number[],
+  expected: number[],
+  what: string,
+  tol = 1e-6,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= tol * (1 + Math.abs(expected[i])), `${what}[${i}]: ${v} vs ${expected[i]}`));
+  actual.forEach((v, i) =>
+    assert.ok(
+      Math.abs(v - expected[i]) <= tol * (1 + Math.abs(expected[i])),
+      `${what}[${i}]: ${v} vs ${expected[i]}`,
+    ),
+  );
 }

@@ -14,7 +14,8 @@ if (!isMainThread && parentPort) {
   if (job.kind === "lookup") {
     // Every round looks every operator up again, so lookups from the workers keep interleaving.
     const ids: number[][] = [];
-    for (let r = 0; r < (job.rounds ?? 1); r++) ids.push(job.names!.map(([n, o]) => native.opLookup(n, o)));
+    for (let r = 0; r < (job.rounds ?? 1); r++)
+      ids.push(job.names!.map(([n, o]) => native.opLookup(n, o)));
     parentPort.postMessage({ ids });
   } else {
     const before = native.isInferenceMode();

@@ -20,7 +20,14 @@ import type { TensorRecord } from "../../src/io/record.js";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const FIX = path.join(ROOT, "test", "fixtures", "models");
-interface Config { name: string; arch: string; split: number; dataset: DatasetKind; extra: Record<string, number>; legacy_format: boolean }
+interface Config {
+  name: string;
+  arch: string;
+  split: number;
+  dataset: DatasetKind;
+  extra: Record<string, number>;
+  legacy_format: boolean;
+}
 const CONFIGS: Config[] = JSON.parse(fs.readFileSync(path.join(FIX, "index.json"), "utf8"));
 
 function quiet() {
@@ -40,7 +47,10 @@ function tmpdir(): string {
 function assertLogitsClose(a: number[], b: number[], what: string): void {
   assert.equal(a.length, b.length, `${what}: length`);
   for (let i = 0; i < a.length; i++) {
-    assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 + 1e-4 * Math.abs(b[i]), `${what}: element ${i} is ${a[i]}, PyTorch gives ${b[i]}`);
+    assert.ok(
+      Math.abs(a[i] - b[i]) <= 1e-5 + 1e-4 * Math.abs(b[i]),
+      `${what}: element ${i} is ${a[i]}, PyTorch gives ${b[i]}`,
+    );
   }
 }
 
@@ -48,7 +58,10 @@ for (const c of CONFIGS) {
   test(`${c.name}: the PyTorch checkpoint (${c.legacy_format ? "legacy" : "zip"} format) loads strictly and gives PyTorch's logits`, () => {
     const w = readWeights(path.join(FIX, `${c.name}.pth`));
     assert.equal(w.format, "pytorch");
-    assert.ok([...w.tensors.keys()].every((k) => k.startsWith("models.")), "module. prefix stripped");
+    assert.ok(
+      [...w.tensors.keys()].every((k) => k.startsWith("models.")),
+      "module. prefix stripped",
+    );
     assert.equal(w.info.epoch, 3);
     const members = create(c.arch, { split: c.split, dataset: c.dataset, extra: c.extra });
     try {
@@ -83,7 +96,18 @@ test("divco import → divco infer reproduces PyTorch's member and ensemble logi
   try {
     const st = path.join(dir, "w.safetensors");
     const q = quiet();
-    const args = ["--from", path.join(FIX, `${c.name}.pth`), "--to", st, "--arch", c.arch, "--split", String(c.split), "--dataset", c.dataset];
+    const args = [
+      "--from",
+      path.join(FIX, `${c.name}.pth`),
+      "--to",
+      st,
+      "--arch",
+      c.arch,
+      "--split",
+      String(c.split),
+      "--dataset",
+      c.dataset,
+    ];
     // The shrunken fixture does not fit the registered widths: import's check refuses it, writes nothing.
     assert.equal(await runImport(args, q.out), 1);
     assert.match(q.lines.join("\n"), /expected shape/);
@@ -99,8 +123,21 @@ test("divco import → divco infer reproduces PyTorch's member and ensemble logi
     const input = path.join(dir, "x.safetensors");
     saveSafetensorsSync(input, new Map([["images", ref.get("x")!]]));
     const outFile = path.join(dir, "y.json");
-    const inferArgs = ["--arch", c.arch, "--split", String(c.split), "--dataset", c.dataset, "--weights", st, "--input", input, "--output", outFile,
-      ...Object.entries(c.extra).flatMap(([k, v]) => ["--extra", `${k}=${v}`])];
+    const inferArgs = [
+      "--arch",
+      c.arch,
+      "--split",
+      String(c.split),
+      "--dataset",
+      c.dataset,
+      "--weights",
+      st,
+      "--input",
+      input,
+      "--output",
+      outFile,
+      ...Object.entries(c.extra).flatMap(([k, v]) => ["--extra", `${k}=${v}`]),
+    ];
     assert.equal(await runInfer(inferArgs, q.out), 0, q.lines.join("\n"));
     const doc = JSON.parse(fs.readFileSync(outFile, "utf8"));
     assert.equal(doc.members.length, c.split);
@@ -114,7 +151,13 @@ test("divco import → divco infer reproduces PyTorch's member and ensemble logi
     ens.dispose();
     assert.equal(doc.predictions.length, 2);
     // The .pth works directly as --weights too.
-    assert.equal(await runInfer(inferArgs.map((a) => (a === st ? path.join(FIX, `${c.name}.pth`) : a)), q.out), 0);
+    assert.equal(
+      await runInfer(
+        inferArgs.map((a) => (a === st ? path.join(FIX, `${c.name}.pth`) : a)),
+        q.out,
+      ),
+      0,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -125,25 +168,42 @@ test("bad checkpoints are refused with a clear message and nothing is loaded", a
   const w = readWeights(path.join(FIX, `${c.name}.pth`));
   const members = create(c.arch, { split: c.split, dataset: c.dataset, extra: c.extra });
   const before = members.stateDict().get("models.0.layer0.0.weight")!.toArray();
-  const unchanged = () => assert.deepEqual(members.stateDict().get("models.0.layer0.0.weight")!.toArray(), before);
+  const unchanged = () =>
+    assert.deepEqual(members.stateDict().get("models.0.layer0.0.weight")!.toArray(), before);
   try {
     // Wrong number of classes (cifar100 model, cifar10 checkpoint).
     const c100 = create(c.arch, { split: c.split, dataset: "cifar100", extra: c.extra });
-    assert.throws(() => loadMembers(c100, w.tensors, "ckpt"), /classifier models\.0\.fc\.weight has 10 outputs .* 100 classes .*--num-classes 10/);
+    assert.throws(
+      () => loadMembers(c100, w.tensors, "ckpt"),
+      /classifier models\.0\.fc\.weight has 10 outputs .* 100 classes .*--num-classes 10/,
+    );
     c100.dispose();
     // Wrong S.
     const s4 = create(c.arch, { split: 4, dataset: c.dataset, extra: c.extra });
-    assert.throws(() => loadMembers(s4, w.tensors, "ckpt"), /holds 2 member network\(s\).*--split 2/);
+    assert.throws(
+      () => loadMembers(s4, w.tensors, "ckpt"),
+      /holds 2 member network\(s\).*--split 2/,
+    );
     s4.dispose();
     // A missing key and a mis-shaped key: listed by name.
     const missing = new Map(w.tensors);
     missing.delete("models.1.layer2.0.bn1.running_var");
-    assert.throws(() => loadMembers(members, missing, "ckpt"), /missing keys \(1\): models\.1\.layer2\.0\.bn1\.running_var/);
+    assert.throws(
+      () => loadMembers(members, missing, "ckpt"),
+      /missing keys \(1\): models\.1\.layer2\.0\.bn1\.running_var/,
+    );
     unchanged();
     const bad = new Map(w.tensors);
     const rec = bad.get("models.1.fc.weight")!;
-    bad.set("models.1.fc.weight", { dtype: rec.dtype, shape: [rec.shape[1], rec.shape[0]], data: rec.data } as TensorRecord);
-    assert.throws(() => loadMembers(members, bad, "ckpt"), /models\.1\.fc\.weight: expected shape \[10,64\], got \[64,10\]/);
+    bad.set("models.1.fc.weight", {
+      dtype: rec.dtype,
+      shape: [rec.shape[1], rec.shape[0]],
+      data: rec.data,
+    } as TensorRecord);
+    assert.throws(
+      () => loadMembers(members, bad, "ckpt"),
+      /models\.1\.fc\.weight: expected shape \[10,64\], got \[64,10\]/,
+    );
     unchanged();
   } finally {
     members.dispose();
@@ -154,10 +214,32 @@ test("bad checkpoints are refused with a clear message and nothing is loaded", a
     const junk = path.join(dir, "junk.pth");
     fs.writeFileSync(junk, "this is not a checkpoint at all");
     const q = quiet();
-    assert.equal(await runImport(["--from", junk, "--to", path.join(dir, "o.safetensors")], q.out), 1);
+    assert.equal(
+      await runImport(["--from", junk, "--to", path.join(dir, "o.safetensors")], q.out),
+      1,
+    );
     assert.match(q.lines.at(-1)!, /junk\.pth: .*(not|PyTorch|pickle|zip)/i);
     assert.ok(!fs.existsSync(path.join(dir, "o.safetensors")));
-    assert.equal(await runInfer(["--arch", "resnet30", "--split", "2", "--dataset", "cifar10", "--weights", junk, "--input", junk, "--output", "o.json"], q.out), 2);
+    assert.equal(
+      await runInfer(
+        [
+          "--arch",
+          "resnet30",
+          "--split",
+          "2",
+          "--dataset",
+          "cifar10",
+          "--weights",
+          junk,
+          "--input",
+          junk,
+          "--output",
+          "o.json",
+        ],
+        q.out,
+      ),
+      2,
+    );
     assert.match(q.lines.at(-1)!, /unknown architecture "resnet30"; did you mean .*resnet29/);
     assert.equal(await runImport(["--frm", junk], q.out), 2);
     assert.match(q.lines.at(-1)!, /--frm/);

@@ -4,7 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { divide } from "../../src/models/divide.js";
-import { resnetWidthFactory, dividedWidenFactor, RESNET_INPLANES } from "../../src/models/resnet.js";
+import {
+  resnetWidthFactory,
+  dividedWidenFactor,
+  RESNET_INPLANES,
+} from "../../src/models/resnet.js";
 import { create } from "../../src/models/index.js";
 import { countModule, countMembers } from "../../src/report/accounting.js";
 import { Module, Conv2d, Linear, BatchNorm2d, F } from "../../src/nn/index.js";
@@ -66,7 +70,10 @@ test("accounting: MACs and summary.py's counts by hand for a tiny net; mode rest
   // summary.py: conv (2·3·9−1)·16·8 + bias 16·8; BN 2·(8·16); gconv (2·8·9−1)·16·2; fc 2·8·5.
   const multAdd = 53 * 128 + 128 + 2 * 128 + 143 * 32 + 80;
   assert.equal(c.summaryFlops, Math.floor(multAdd / 2));
-  assert.deepEqual(c.layers!.map((l) => l.kind), ["conv", "bn", "conv", "linear"]);
+  assert.deepEqual(
+    c.layers!.map((l) => l.kind),
+    ["conv", "bn", "conv", "linear"],
+  );
   assert.equal(m.training, true);
   assert.ok(!Object.prototype.hasOwnProperty.call(m.conv, "forward"));
   m.dispose();

@@ -2,7 +2,19 @@
 // and a small network whose logits, loss, gradients and running statistics equal PyTorch's.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Module, Conv2d, BatchNorm2d, Linear, Sequential, ModuleList, ReLU, Dropout, StateDictError, F, init } from "../../src/nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Sequential,
+  ModuleList,
+  ReLU,
+  Dropout,
+  StateDictError,
+  F,
+  init,
+} from "../../src/nn/index.js";
 import { randn, scope, zeros, manualSeed, ones, type Tensor } from "../../src/tensor/index.js";
 import { fixture, get, assertClose } from "../helpers/engine.js";
 
@@ -21,11 +33,26 @@ class Small extends Module {
 
 test("parameter and buffer names are PyTorch's state-dict keys, in PyTorch's order", () => {
   const m = new Small();
-  assert.deepEqual([...m.stateDict().keys()], [
-    "conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
-    "conv2.weight", "conv2.bias", "bn2.weight", "bn2.bias", "bn2.running_mean", "bn2.running_var",
-    "bn2.num_batches_tracked", "fc.weight", "fc.bias",
-  ]);
+  assert.deepEqual(
+    [...m.stateDict().keys()],
+    [
+      "conv1.weight",
+      "bn1.weight",
+      "bn1.bias",
+      "bn1.running_mean",
+      "bn1.running_var",
+      "bn1.num_batches_tracked",
+      "conv2.weight",
+      "conv2.bias",
+      "bn2.weight",
+      "bn2.bias",
+      "bn2.running_mean",
+      "bn2.running_var",
+      "bn2.num_batches_tracked",
+      "fc.weight",
+      "fc.bias",
+    ],
+  );
   const seq = new Sequential(new Conv2d(1, 2, 1), new ReLU(), new ModuleList([new Linear(2, 2)]));
   assert.deepEqual([...seq.stateDict().keys()], ["0.weight", "0.bias", "2.0.weight", "2.0.bias"]);
   assert.equal(m.numParameters(), 8 * 3 * 9 + 16 + 8 * 4 * 9 + 8 + 16 + 8 * 5 + 5);
@@ -37,15 +64,19 @@ test("logits, loss, gradients and running statistics equal PyTorch's (fixtures/e
   scope(() => {
     const fx = fixture("grads");
     const m = new Small().to("f64");
-    const state = new Map([...fx].filter(([k]) => k.startsWith("param.")).map(([k, v]) => [k.slice(6), v]));
+    const state = new Map(
+      [...fx].filter(([k]) => k.startsWith("param.")).map(([k, v]) => [k.slice(6), v]),
+    );
     m.loadStateDict(state);
     const logits = m.forward(get(fx, "input"));
     assertClose(logits, get(fx, "logits"), "logits", 1e-10, 1e-12);
     const loss = F.crossEntropy(logits, get(fx, "target"));
     assertClose(loss, get(fx, "loss"), "loss", 1e-10, 1e-12);
     loss.backward();
-    for (const [name, p] of m.namedParameters()) assertClose(p.grad!, get(fx, `grad.${name}`), `grad of ${name}`, 1e-8, 1e-10);
-    for (const [name, b] of m.namedBuffers()) assertClose(b, get(fx, `after.${name}`), `buffer ${name}`, 1e-10, 1e-12);
+    for (const [name, p] of m.namedParameters())
+      assertClose(p.grad!, get(fx, `grad.${name}`), `grad of ${name}`, 1e-8, 1e-10);
+    for (const [name, b] of m.namedBuffers())
+      assertClose(b, get(fx, `after.${name}`), `buffer ${name}`, 1e-10, 1e-12);
     m.dispose();
   }));
 
@@ -58,14 +89,19 @@ test("loadStateDict lists missing, unexpected and mis-shaped keys and loads noth
     sd.set("extra.weight", zeros([1]));
     sd.set("conv1.weight", zeros([8, 3, 5, 5]));
     sd.set("bn1.weight", ones([8]));
-    assert.throws(() => m.loadStateDict(sd), (e: unknown) => {
-      assert.ok(e instanceof StateDictError);
-      assert.deepEqual(e.missing, ["fc.bias"]);
-      assert.deepEqual(e.unexpected, ["extra.weight"]);
-      assert.deepEqual(e.misShaped, [{ key: "conv1.weight", expected: [8, 3, 3, 3], got: [8, 3, 5, 5] }]);
-      assert.match(e.message, /nothing was loaded/);
-      return true;
-    });
+    assert.throws(
+      () => m.loadStateDict(sd),
+      (e: unknown) => {
+        assert.ok(e instanceof StateDictError);
+        assert.deepEqual(e.missing, ["fc.bias"]);
+        assert.deepEqual(e.unexpected, ["extra.weight"]);
+        assert.deepEqual(e.misShaped, [
+          { key: "conv1.weight", expected: [8, 3, 3, 3], got: [8, 3, 5, 5] },
+        ]);
+        assert.match(e.message, /nothing was loaded/);
+        return true;
+      },
+    );
     assert.deepEqual(m.conv1.weight.toArray(), before, "nothing half-loaded");
     sd.set("conv1.weight", zeros([8, 3, 3, 3]));
     const r = m.loadStateDict(sd, { strict: false });
@@ -90,7 +126,11 @@ test("train/eval switch batch norm and dropout; to() converts in place", () =>
     assert.ok(w.isContiguous("channelsLast"), "same tensor object, new layout");
     m.to("f64");
     assert.equal(w.dtype, "f64");
-    assert.equal((m.at(1) as BatchNorm2d).numBatchesTracked!.dtype, "i64", "integer buffers keep their dtype");
+    assert.equal(
+      (m.at(1) as BatchNorm2d).numBatchesTracked!.dtype,
+      "i64",
+      "integer buffers keep their dtype",
+    );
     m.dispose();
   }));
 

@@ -2,8 +2,22 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  tensor, zeros, ones, full, arange, empty, rand, randn, randint, bernoulli, cat, stack, scope, Generator,
-  manualSeed, type DType,
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  empty,
+  rand,
+  randn,
+  randint,
+  bernoulli,
+  cat,
+  stack,
+  scope,
+  Generator,
+  manualSeed,
+  type DType,
 } from "../../src/tensor/index.js";
 import { fixture, get, assertClose } from "../helpers/engine.js";
 
@@ -34,10 +48,20 @@ test("every dtype round-trips through TypedArrays", () =>
     }
     const shared = new Float32Array(new SharedArrayBuffer(16));
     shared.set([1, 2, 3, 4]);
-    assert.deepEqual(tensor(shared.subarray(1)).toArray(), [2, 3, 4], "views of a SharedArrayBuffer (loader buffers)");
+    assert.deepEqual(
+      tensor(shared.subarray(1)).toArray(),
+      [2, 3, 4],
+      "views of a SharedArrayBuffer (loader buffers)",
+    );
     const typed = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3] });
     assert.deepEqual(typed.shape, [2, 3]);
-    assert.deepEqual(tensor([[1, 2], [3, 4]]).shape, [2, 2]);
+    assert.deepEqual(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]).shape,
+      [2, 2],
+    );
   }));
 
 test("bufferView exposes the tensor's memory without a copy", () =>
@@ -56,8 +80,21 @@ test("views and shape operations", () =>
     assert.deepEqual(t.transpose(0, 2).shape, [4, 3, 2]);
     assert.deepEqual(t.narrow(2, 1, 2).shape, [2, 3, 2]);
     assert.deepEqual(t.slice(2, 0, undefined, 2).toArray().slice(0, 4), [0, 2, 4, 6]);
-    assert.deepEqual(t.chunk(3, 1).map((c) => c.shape), [[2, 1, 4], [2, 1, 4], [2, 1, 4]]);
-    assert.deepEqual(t.split([1, 3], 2).map((c) => c.shape), [[2, 3, 1], [2, 3, 3]]);
+    assert.deepEqual(
+      t.chunk(3, 1).map((c) => c.shape),
+      [
+        [2, 1, 4],
+        [2, 1, 4],
+        [2, 1, 4],
+      ],
+    );
+    assert.deepEqual(
+      t.split([1, 3], 2).map((c) => c.shape),
+      [
+        [2, 3, 1],
+        [2, 3, 3],
+      ],
+    );
     assert.deepEqual(cat([t, t], 0).shape, [4, 3, 4]);
     assert.deepEqual(stack([t, t], 1).shape, [2, 2, 3, 4]);
     assert.deepEqual(t.flatten(1).shape, [2, 12]);
@@ -71,12 +108,21 @@ test("views and shape operations", () =>
 
 test("reductions and indexing", () =>
   scope(() => {
-    const t = tensor([[1, 5, 3], [7, 2, 9]]);
+    const t = tensor([
+      [1, 5, 3],
+      [7, 2, 9],
+    ]);
     assert.equal(t.sum().item(), 27);
     assert.deepEqual(t.sum(0).toArray(), [8, 7, 12]);
     assert.deepEqual(t.mean(1, true).shape, [2, 1]);
     const [v, i] = t.max(1);
-    assert.deepEqual([v.toArray(), i.toArray()], [[5, 9], [1, 2]]);
+    assert.deepEqual(
+      [v.toArray(), i.toArray()],
+      [
+        [5, 9],
+        [1, 2],
+      ],
+    );
     assert.deepEqual(t.argmax(1).toArray(), [1, 2]);
     assert.deepEqual(t.indexSelect(1, tensor([2, 0], { dtype: "i64" })).toArray(), [3, 1, 9, 7]);
     assert.deepEqual(t.maskedFill(t.gt(4), 0).toArray(), [1, 0, 3, 0, 2, 0]);
@@ -90,8 +136,20 @@ test("seeded draws equal PyTorch's for the same seed (fixtures/engine/random)", 
     assertClose(randn([6]), get(fx, "manual_randn"), "randn after manualSeed", 0, 0);
     assertClose(rand([6]), get(fx, "manual_rand"), "rand after manualSeed", 0, 0);
     const g = new Generator(7);
-    assertClose(randn([2, 3], { generator: g }), get(fx, "gen_randn"), "randn with a generator", 0, 0);
-    assertClose(randint(0, 10, [8], { generator: g }), get(fx, "gen_randint"), "randint with a generator", 0, 0);
+    assertClose(
+      randn([2, 3], { generator: g }),
+      get(fx, "gen_randn"),
+      "randn with a generator",
+      0,
+      0,
+    );
+    assertClose(
+      randint(0, 10, [8], { generator: g }),
+      get(fx, "gen_randint"),
+      "randint with a generator",
+      0,
+      0,
+    );
   }));
 
 test("generators are independent and their state restores a sequence exactly", () =>
@@ -101,6 +159,8 @@ test("generators are independent and their state restores a sequence exactly", (
     const a = rand([5], { generator: g }).toArray();
     g.setState(state);
     assert.deepEqual(rand([5], { generator: g }).toArray(), a);
-    const b = bernoulli(zeros([1000]), 0.3, new Generator(2)).mean().item();
+    const b = bernoulli(zeros([1000]), 0.3, new Generator(2))
+      .mean()
+      .item();
     assert.ok(b > 0.25 && b < 0.35, `bernoulli(0.3) mean ${b}`);
   }));

@@ -9,9 +9,14 @@ test("a libtorch error names the operator and every tensor argument", () =>
   scope(() => {
     assert.throws(
       () => F.conv2d(randn([2, 3, 8, 8]), randn([4, 5, 3, 3])),
-      (e: Error) => /aten::conv2d\(input=f32\[2,3,8,8\] cpu, weight=f32\[4,5,3,3\] cpu/.test(e.message) && /channels/.test(e.message),
+      (e: Error) =>
+        /aten::conv2d\(input=f32\[2,3,8,8\] cpu, weight=f32\[4,5,3,3\] cpu/.test(e.message) &&
+        /channels/.test(e.message),
     );
-    assert.throws(() => zeros([2, 3]).matmul(zeros([4, 5])), /aten::matmul.*f32\[2,3\].*f32\[4,5\]/);
+    assert.throws(
+      () => zeros([2, 3]).matmul(zeros([4, 5])),
+      /aten::matmul.*f32\[2,3\].*f32\[4,5\]/,
+    );
   }));
 
 test("using a disposed tensor is a clear error", () => {
@@ -27,18 +32,30 @@ test("using a disposed tensor is a clear error", () => {
 test("mixing dtypes where ATen refuses is an error; where ATen promotes, it promotes", () =>
   scope(() => {
     assert.equal(tensor([1, 2], { dtype: "i64" }).add(tensor([0.5, 0.5])).dtype, "f32");
-    assert.throws(() => F.conv2d(randn([1, 1, 4, 4]).to("f64"), randn([1, 1, 3, 3])), /aten::conv2d/);
+    assert.throws(
+      () => F.conv2d(randn([1, 1, 4, 4]).to("f64"), randn([1, 1, 3, 3])),
+      /aten::conv2d/,
+    );
   }));
 
 test("wrong argument types name the argument and the schema type", () =>
   scope(() => {
     const add = anyOp("add.Tensor");
-    assert.throws(() => native.call(add, zeros([1]).handle, "nope"), /argument `other` must be a tensor/);
-    assert.throws(() => native.call(anyOp("sum.dim_IntList"), zeros([2]).handle, [0.5]), /must be an integer/);
+    assert.throws(
+      () => native.call(add, zeros([1]).handle, "nope"),
+      /argument `other` must be a tensor/,
+    );
+    assert.throws(
+      () => native.call(anyOp("sum.dim_IntList"), zeros([2]).handle, [0.5]),
+      /must be an integer/,
+    );
     assert.throws(() => native.call(add), /missing argument `self`/);
     assert.throws(() => anyOp("no_such_op"), /no operator aten::no_such_op/);
     assert.throws(() => zeros([-1]), /not a non-negative integer/);
-    assert.throws(() => tensor(new Float32Array(5), { shape: [2, 2] }), /20 bytes given for f32\[2,2\]/);
+    assert.throws(
+      () => tensor(new Float32Array(5), { shape: [2, 2] }),
+      /20 bytes given for f32\[2,2\]/,
+    );
   }));
 
 test("backward on a non-scalar without a gradient explains what to pass", () =>

@@ -2,8 +2,25 @@
 // training loop keeps resident memory flat.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { randn, randint, scope, zeros, heapStats, native, type Tensor } from "../../src/tensor/index.js";
-import { Conv2d, BatchNorm2d, Linear, Sequential, ReLU, Flatten, AdaptiveAvgPool2d, F } from "../../src/nn/index.js";
+import {
+  randn,
+  randint,
+  scope,
+  zeros,
+  heapStats,
+  native,
+  type Tensor,
+} from "../../src/tensor/index.js";
+import {
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Sequential,
+  ReLU,
+  Flatten,
+  AdaptiveAvgPool2d,
+  F,
+} from "../../src/nn/index.js";
 import { SGD } from "../../src/optim/index.js";
 
 test("scope disposes what it made, except what it returns and what is kept", () => {
@@ -21,7 +38,14 @@ test("scope disposes what it made, except what it returns and what is kept", () 
   assert.ok(!nested.disposed, "returned through two scopes");
   for (const t of [kept, out.result, out.list[0], nested]) t.dispose();
   let leaked!: Tensor;
-  assert.throws(() => scope(() => { leaked = zeros([1]); throw new Error("x"); }), /x/);
+  assert.throws(
+    () =>
+      scope(() => {
+        leaked = zeros([1]);
+        throw new Error("x");
+      }),
+    /x/,
+  );
   assert.ok(leaked.disposed, "a throwing scope still frees");
   assert.throws(() => scope(() => Promise.resolve(1) as never), /Promise/);
 });
@@ -38,7 +62,12 @@ test("`using` frees a tensor at the end of its block", () => {
 
 test("10,000 training steps keep resident memory flat", () => {
   const model = new Sequential(
-    new Conv2d(3, 8, 3, { padding: 1 }), new BatchNorm2d(8), new ReLU(true), new AdaptiveAvgPool2d(1), new Flatten(), new Linear(8, 10),
+    new Conv2d(3, 8, 3, { padding: 1 }),
+    new BatchNorm2d(8),
+    new ReLU(true),
+    new AdaptiveAvgPool2d(1),
+    new Flatten(),
+    new Linear(8, 10),
   );
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
   const x = randn([8, 3, 8, 8]).keep();
@@ -62,8 +91,14 @@ test("10,000 training steps keep resident memory flat", () => {
   // handle may stay live. Resident memory also holds V8's heap, which settles with some
   // noise: it may grow by less than 32 MiB.
   assert.equal(native.liveTensors(), live0, "live tensor handles after 10,000 steps");
-  assert.ok(grewHeap < 2 ** 20, `native heap in use grew ${(grewHeap / 2 ** 20).toFixed(2)} MiB over 10,000 steps`);
-  assert.ok(grewRss < 32 * 2 ** 20, `resident memory grew ${(grewRss / 2 ** 20).toFixed(1)} MiB over 10,000 steps`);
+  assert.ok(
+    grewHeap < 2 ** 20,
+    `native heap in use grew ${(grewHeap / 2 ** 20).toFixed(2)} MiB over 10,000 steps`,
+  );
+  assert.ok(
+    grewRss < 32 * 2 ** 20,
+    `resident memory grew ${(grewRss / 2 ** 20).toFixed(1)} MiB over 10,000 steps`,
+  );
   opt.dispose();
   model.dispose();
   x.dispose();

@@ -13,10 +13,17 @@ const cases: [string, () => Tensor][] = [
   ["conv_s2_p1", () => F.conv2d(x, t("w"), null, { stride: 2, padding: 1 })],
   ["conv_dil2_p2", () => F.conv2d(x, t("w"), t("b"), { padding: 2, dilation: 2 })],
   ["conv_groups2", () => F.conv2d(x, t("wg"), null, { padding: 1, groups: 2 })],
-  ["bn_eval", () => F.batchNorm(x, t("rm"), t("rv"), { weight: t("gamma"), bias: t("beta"), training: false })],
+  [
+    "bn_eval",
+    () =>
+      F.batchNorm(x, t("rm"), t("rv"), { weight: t("gamma"), bias: t("beta"), training: false }),
+  ],
   ["maxpool_3_2_ceil", () => F.maxPool2d(x, 3, { stride: 2, ceilMode: true })],
   ["maxpool_3_2_p1", () => F.maxPool2d(x, 3, { stride: 2, padding: 1 })],
-  ["avgpool_3_2_p1_noinc", () => F.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false })],
+  [
+    "avgpool_3_2_p1_noinc",
+    () => F.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false }),
+  ],
   ["avgpool_2", () => F.avgPool2d(x, 2)],
   ["adaptive_3", () => F.adaptiveAvgPool2d(x, 3)],
   ["relu6", () => F.relu6(x.mul(4))],
@@ -34,7 +41,10 @@ const cases: [string, () => Tensor][] = [
   ["ce_soft", () => F.crossEntropy(t("logits"), t("soft"))],
   ["ce_smooth", () => F.crossEntropy(t("logits"), t("target"), { labelSmoothing: 0.1 })],
   ["nll", () => F.nllLoss(F.logSoftmax(t("logits"), 1), t("target"))],
-  ["kl_batchmean", () => F.klDiv(F.logSoftmax(t("logits"), 1), t("soft"), { reduction: "batchmean" })],
+  [
+    "kl_batchmean",
+    () => F.klDiv(F.logSoftmax(t("logits"), 1), t("soft"), { reduction: "batchmean" }),
+  ],
   ["xlogy", () => t("soft").xlogy(t("soft"))],
   ["var_dim1", () => x.var(1)],
   ["var_all_biased", () => x.var(undefined, false)],
@@ -54,7 +64,12 @@ test("batch norm in training matches PyTorch, running statistics included", () =
   scope(() => {
     const rm = t("rm").clone();
     const rv = t("rv").clone();
-    const y = F.batchNorm(x, rm, rv, { weight: t("gamma"), bias: t("beta"), training: true, momentum: 0.1 });
+    const y = F.batchNorm(x, rm, rv, {
+      weight: t("gamma"),
+      bias: t("beta"),
+      training: true,
+      momentum: 0.1,
+    });
     assertClose(y, t("bn_train"), "bn_train", 1e-5, 1e-5);
     assertClose(rm, t("bn_train_rm"), "running mean", 1e-5, 1e-6);
     assertClose(rv, t("bn_train_rv"), "running var", 1e-5, 1e-6);

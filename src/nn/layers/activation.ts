@@ -71,7 +71,10 @@ export class Dropout2d extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly o: F.PoolOptions & { dilation?: Pair } = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly o: F.PoolOptions & { dilation?: Pair } = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -80,7 +83,10 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly o: F.PoolOptions & { countIncludePad?: boolean } = {}) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly o: F.PoolOptions & { countIncludePad?: boolean } = {},
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {
@@ -98,7 +104,10 @@ export class AdaptiveAvgPool2d extends Module {
 }
 
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
   forward(x: Tensor): Tensor {

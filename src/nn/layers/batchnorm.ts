@@ -22,7 +22,10 @@ export class BatchNorm2d extends Module {
   readonly eps: number;
   readonly momentum: number | null;
 
-  constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    o: BatchNormOptions = {},
+  ) {
     super();
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum === undefined ? 0.1 : o.momentum;
@@ -32,7 +35,10 @@ export class BatchNorm2d extends Module {
     this.bias = this.param("bias", affine ? zeros([numFeatures]) : null);
     this.runningMean = this.buffer("running_mean", track ? zeros([numFeatures]) : null);
     this.runningVar = this.buffer("running_var", track ? ones([numFeatures]) : null);
-    this.numBatchesTracked = this.buffer("num_batches_tracked", track ? zeros([], { dtype: "i64" }) : null);
+    this.numBatchesTracked = this.buffer(
+      "num_batches_tracked",
+      track ? zeros([], { dtype: "i64" }) : null,
+    );
   }
 
   forward(x: Tensor): Tensor {

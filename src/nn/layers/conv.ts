@@ -23,11 +23,23 @@ export class Conv2d extends Module {
   readonly dilation: Pair;
   readonly groups: number;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: Pair, o: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: Pair,
+    o: Conv2dOptions = {},
+  ) {
     super();
     this.groups = o.groups ?? 1;
-    if (!Number.isInteger(this.groups) || this.groups < 1 || inChannels % this.groups || outChannels % this.groups) {
-      throw new RangeError(`Conv2d: in (${inChannels}) and out (${outChannels}) channels must both be divisible by groups (${this.groups})`);
+    if (
+      !Number.isInteger(this.groups) ||
+      this.groups < 1 ||
+      inChannels % this.groups ||
+      outChannels % this.groups
+    ) {
+      throw new RangeError(
+        `Conv2d: in (${inChannels}) and out (${outChannels}) channels must both be divisible by groups (${this.groups})`,
+      );
     }
     this.stride = o.stride ?? 1;
     this.padding = o.padding ?? 0;
@@ -48,6 +60,11 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+    return conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+    });
   }
 }

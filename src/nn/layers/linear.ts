@@ -9,7 +9,11 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, o: { bias?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    o: { bias?: boolean } = {},
+  ) {
     super();
     this.weight = this.param("weight", empty([outFeatures, inFeatures]));
     this.bias = this.param("bias", o.bias === false ? null : empty([outFeatures]));
