@@ -14,6 +14,7 @@ import {
   NamedSequential,
   Sequential,
   pipe,
+  consume,
   init,
   F,
 } from "../nn/index.js";
@@ -202,8 +203,7 @@ const flatten = (x: Tensor): Tensor => x.flatten(1);
  * network has one) → linear. Frees `features` — a stage output, never a forward's input.
  */
 export function classify(features: Tensor, fc: Linear, dropout?: Dropout | null): Tensor {
-  using owned = features;
-  return pipe(owned, globalAvgPool, flatten, dropout, fc);
+  return consume(features, globalAvgPool, flatten, dropout, fc);
 }
 
 /**

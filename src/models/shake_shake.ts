@@ -9,6 +9,7 @@ import {
   Sequential,
   ReLU,
   pipe,
+  consume,
   init,
   F,
 } from "../nn/index.js";
@@ -61,9 +62,9 @@ class Shortcut extends Module {
 
   /** Both 1×1 paths on relu(x), concatenated; the second sees the image shifted by one pixel. */
   private paths(x: Tensor): Tensor {
-    using h = F.relu(x);
+    const h = F.relu(x);
     using h1 = pipe(h, this.subsample, this.conv1);
-    using h2 = pipe(h, shiftByOnePixel, this.subsample, this.conv2);
+    using h2 = consume(h, shiftByOnePixel, this.subsample, this.conv2);
     return cat([h1, h2], 1);
   }
 }

@@ -18,6 +18,13 @@ export {
   AdaptiveAvgPool2d,
   Flatten,
 } from "./layers/activation.js";
-export { Sequential, NamedSequential, ModuleList, pipe, type Layer } from "./layers/containers.js";
+export {
+  Sequential,
+  NamedSequential,
+  ModuleList,
+  pipe,
+  consume,
+  type Layer,
+} from "./layers/containers.js";
 export * as init from "./init.js";
 export * as F from "./functional.js";

@@ -20,11 +20,23 @@ export type Layer = Module | ((x: Tensor) => Tensor) | null | undefined;
  * returns its input, so an in-place first layer modifies the caller's tensor.
  */
 export function pipe(x: Tensor, ...layers: Layer[]): Tensor {
+  return run(x, layers, false);
+}
+
+/**
+ * `pipe` for an input the caller hands over (a stage output, never a forward's own input): `x`
+ * is freed too, as soon as the first layer has consumed it.
+ */
+export function consume(x: Tensor, ...layers: Layer[]): Tensor {
+  return run(x, layers, true);
+}
+
+function run(x: Tensor, layers: Layer[], ownsInput: boolean): Tensor {
   let cur = x;
   for (const layer of layers) {
     if (!layer) continue;
     const next = layer instanceof Module ? layer.forward(cur) : layer(cur);
-    if (cur !== x && next !== cur) cur.dispose();
+    if ((ownsInput || cur !== x) && next !== cur) cur.dispose();
     cur = next;
   }
   return cur;
