@@ -3,7 +3,7 @@
 //
 // Train geometry is RandomResizedCrop(scale (0.1, 1), ratio (3/4, 4/3),
 // bicubic) and eval geometry Resize(int(1.15·crop), bicubic) + CenterCrop
-// (REFERENCE §6.3, §10.18); both run inside sharp so the full-resolution
+// (REFERENCE.md §6.3, §10.18); both run inside sharp so the full-resolution
 // image never round-trips through JavaScript. sharp's "cubic" kernel is
 // Catmull-Rom, the same a = −0.5 cubic Pillow's BICUBIC resize uses (both
 // antialias when shrinking), so values are close to but not bit-identical

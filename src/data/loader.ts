@@ -1,4 +1,4 @@
-// Multi-view data loader (REFERENCE §3.1): each batch holds S independently
+// Multi-view data loader (REFERENCE.md §3.1): each batch holds S independently
 // augmented views of the same N images (S = 1 for evaluation), normalised
 // float32 NCHW, plus labels and — when mixup is on — the single λ and
 // permutation that all views share.

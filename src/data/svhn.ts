@@ -2,7 +2,7 @@
 // MAT v5 files train_32x32.mat, extra_32x32.mat, test_32x32.mat:
 // X uint8 [32, 32, 3, N] (column-major), y double [N, 1] with labels 1..10
 // where 10 stands for the digit 0 (mapped to 0 here, like torchvision).
-// The reference trains on train + extra (REFERENCE §6.4).
+// The reference trains on train + extra (REFERENCE.md §6.4).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DataError } from "./errors.js";

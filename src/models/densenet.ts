@@ -173,7 +173,7 @@ register({
   splits: [1, 2, 4, 8, 16],
   datasets: CIFAR_LIKE,
   description:
-    "DenseNet-BC-190 (k=40, blocks 31/31/31), CIFAR/SVHN; growth floor(k/√S) = 40/28/20 for S=1/2/4 (REFERENCE §1.2); " +
+    "DenseNet-BC-190 (k=40, blocks 31/31/31), CIFAR/SVHN; growth floor(k/√S) = 40/28/20 for S=1/2/4 (REFERENCE.md §1.2); " +
     "extra.shakeDrop sets the final ShakeDrop probability (default 0), divided by √S",
   member: (o) =>
     new DenseNet({

@@ -60,7 +60,7 @@ for (const variant of ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"]) {
       (cifar
         ? "CIFAR/SVHN build the reference's LightNet++ network (stride-1 stem), imagenet "
         : "ImageNet only, ") +
-      `the lukemelas network at ${coef.resolution}px; per-S width tables (REFERENCE §1.2). extra: dropout, dropConnect`,
+      `the lukemelas network at ${coef.resolution}px; per-S width tables (REFERENCE.md §1.2). extra: dropout, dropConnect`,
     member: (o) => build(variant, o),
   });
 }

@@ -191,7 +191,7 @@ function registerPyramid(depth: number, alpha: number): void {
     datasets: CIFAR_LIKE,
     description:
       `PyramidNet-${depth} (bottleneck, α=${alpha}) + ShakeDrop, CIFAR/SVHN; widening α/(3n√S), ShakeDrop p_L 0.5/√S, ` +
-      `16-channel stem kept (REFERENCE §1.2, §10.24). extra.finalShakeDrop overrides p_L of the undivided net`,
+      `16-channel stem kept (REFERENCE.md §1.2, §10.24). extra.finalShakeDrop overrides p_L of the undivided net`,
     member: (o) =>
       new PyramidNet({
         depth,

@@ -252,7 +252,7 @@ function registerResNeXSt(
     // Groups ÷ S must stay a positive integer.
     splits: [1, 2, 4, 8].filter((s) => groups % s === 0),
     datasets: IMAGENET_ONLY,
-    description: `ResNeXSt-${layers.length === 4 && layers[2] === 23 ? 101 : 50} ${groups}x${baseWidth}d (ImageNet): radix-2 split attention, avd, groups ÷ S, FC dropout ${dropout}÷√S (REFERENCE §1.2, §2, §10.22); ${paper}`,
+    description: `ResNeXSt-${layers.length === 4 && layers[2] === 23 ? 101 : 50} ${groups}x${baseWidth}d (ImageNet): radix-2 split attention, avd, groups ÷ S, FC dropout ${dropout}÷√S (REFERENCE.md §1.2, §2, §10.22); ${paper}`,
     member: (o) =>
       new ResNeXSt({
         layers,
@@ -282,5 +282,5 @@ registerResNeXSt(
   8,
   32,
   0.1,
-  "used with RandAugment m9 (REFERENCE §6.3)",
+  "used with RandAugment m9 (REFERENCE.md §6.3)",
 );

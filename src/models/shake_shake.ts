@@ -238,7 +238,7 @@ function registerShake(base: 96 | 64 | 32): void {
     family: "shake_shake",
     splits: Object.keys(table).map(Number),
     datasets: CIFAR_LIKE,
-    description: `Shake-Shake ResNet-26 2x${base}d (CIFAR/SVHN); members' base width ${Object.values(table).join("/")} for S=${Object.keys(table).join("/")} (REFERENCE §1.2)`,
+    description: `Shake-Shake ResNet-26 2x${base}d (CIFAR/SVHN); members' base width ${Object.values(table).join("/")} for S=${Object.keys(table).join("/")} (REFERENCE.md §1.2)`,
     member: (o) => new ShakeResNet({ depth: 26, width: table[o.split], numClasses: o.numClasses }),
   });
 }

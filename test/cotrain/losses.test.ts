@@ -36,7 +36,7 @@ for (const S of [2, 3, 4]) {
   }
 }
 
-test("JS stays finite where the reference's log(p̄) meets an exact zero (REFERENCE §10.4)", () =>
+test("JS stays finite where the reference's log(p̄) meets an exact zero (REFERENCE.md §10.4)", () =>
   scope(() => {
     // Logits 200 apart: softmax underflows to exactly 0 in fp32 for both members.
     const a = tensor([[200, 0, 0]]).requiresGrad_();
@@ -63,7 +63,7 @@ test("summed CE with mixup soft targets equals the reference's λ-weighted pair 
     assertClose(ce, get(fx, "mix_ce"), "mixup CE", 1e-6, 1e-6);
   }));
 
-test("co-training weight: per-epoch linear warm-up with the 0.005 floor (REFERENCE §3.2)", () => {
+test("co-training weight: per-epoch linear warm-up with the 0.005 floor (REFERENCE.md §3.2)", () => {
   assert.deepEqual(
     [0, 1, 2, 3].map((e) => coTrainingWeight(e, 0.5, 2)),
     [0.005, 0.25, 0.5, 0.5],

@@ -213,7 +213,7 @@ test("normalisation equals torchvision ToTensor+Normalize bit for bit (fixture)"
   }
 });
 
-test("mixup: one λ and permutation; targets follow REFERENCE §10.19 label smoothing", () => {
+test("mixup: one λ and permutation; targets follow REFERENCE.md §10.19 label smoothing", () => {
   const mix = sampleMixup(Rng.fromKeys(1), 4, 0.2);
   assert.ok(mix.lambda >= 0 && mix.lambda <= 1);
   assert.deepEqual([...mix.perm].sort(), [0, 1, 2, 3]);
@@ -234,7 +234,7 @@ test("mixup: one λ and permutation; targets follow REFERENCE §10.19 label smoo
   assert.throws(() => sampleMixup(Rng.fromKeys(1), 4, 0), /alpha/);
 });
 
-test("presets encode REFERENCE §6: CIFAR-10 always AA+erasing (0.125,0.2); ImageNet eval resize int(1.15·crop)", () => {
+test("presets encode REFERENCE.md §6: CIFAR-10 always AA+erasing (0.125,0.2); ImageNet eval resize int(1.15·crop)", () => {
   const c10 = presetAugmentation("cifar10", { train: true, autoaugment: false, cutout: false });
   assert.deepEqual(c10.policy, { kind: "autoaugment", policy: "cifar10" });
   assert.deepEqual(c10.erasing?.scale, [0.125, 0.2]);

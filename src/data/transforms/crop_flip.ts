@@ -85,7 +85,7 @@ export interface CropBox {
 /**
  * transforms.RandomResizedCrop.get_params: up to 10 tries of area ∈ scale,
  * log-uniform aspect ∈ ratio; else the central crop clamped to ratio.
- * REFERENCE §6.3 / §10.18: ImageNet uses scale (0.1, 1), ratio (3/4, 4/3).
+ * REFERENCE.md §6.3 / §10.18: ImageNet uses scale (0.1, 1), ratio (3/4, 4/3).
  */
 export function randomResizedCropBox(
   width: number,

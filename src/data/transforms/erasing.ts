@@ -1,5 +1,5 @@
 // transforms.RandomErasing as the reference uses it for "cutout"
-// (REFERENCE §6.2–6.4, §10.7): applied to the *normalised* float CHW tensor,
+// (REFERENCE.md §6.2–6.4, §10.7): applied to the *normalised* float CHW tensor,
 // so value 0 means "the dataset mean colour", not black. Same draws as
 // torchvision: apply with probability p; up to 10 tries of area ∈ scale,
 // log-uniform aspect ∈ ratio, box h = round(√(area·r)), w = round(√(area/r)),

@@ -1,8 +1,8 @@
-// A view = one independent draw of the whole train pipeline (REFERENCE §3.1,
+// A view = one independent draw of the whole train pipeline (REFERENCE.md §3.1,
 // §10.6): geometry (crop) → flip → policy (AutoAugment / RandAugment) →
 // normalise → random erasing, the order of the reference's torchvision
 // Compose. The configuration is plain JSON so worker threads rebuild the same
-// pipeline from it; presets encode REFERENCE §6 per dataset.
+// pipeline from it; presets encode REFERENCE.md §6 per dataset.
 import type { RgbImage } from "../image.js";
 import type { Rng } from "../prng.js";
 import { DataError } from "../errors.js";
@@ -64,7 +64,7 @@ export interface PresetOptions {
   cropSize?: number;
 }
 
-/** The reference's per-dataset pipelines (REFERENCE §6.2–6.4, dataset/factory.py). */
+/** The reference's per-dataset pipelines (REFERENCE.md §6.2–6.4, dataset/factory.py). */
 export function presetAugmentation(kind: DatasetKind, opts: PresetOptions): AugmentConfig {
   if (!DATASET_KINDS.includes(kind))
     throw new DataError(

@@ -1,6 +1,6 @@
 // RandAugment configured by timm-style strings, with the semantics of timm's
 // `rand_augment_transform` (which the reference calls for some ImageNet
-// models, REFERENCE §6.3):
+// models, REFERENCE.md §6.3):
 //
 //   rand-m9-mstd0.5        magnitude 9 of 10, Gaussian magnitude noise σ 0.5, 2 ops
 //   rand-m6-mstd0.5-n2     same with explicit op count

@@ -11,7 +11,7 @@ export interface MixupParams {
 }
 
 /**
- * One λ and one permutation per batch (REFERENCE §3.1, §10.6): all S views
+ * One λ and one permutation per batch (REFERENCE.md §3.1, §10.6): all S views
  * of a batch use the same pair, otherwise the co-training loss would compare
  * members on differently mixed images.
  */
@@ -39,7 +39,7 @@ export function applyMixup(view: Float32Array, sampleSize: number, mix: MixupPar
 
 /**
  * Soft targets N×C. Label smoothing is the reference's variant
- * (REFERENCE §6.3, §10.19): onehot·(1−ε) + ε/C, i.e. ε/C on every class
+ * (REFERENCE.md §6.3, §10.19): onehot·(1−ε) + ε/C, i.e. ε/C on every class
  * including the true one, which gets 1−ε+ε/C. With mixup the targets mix
  * with the same λ and permutation: λ·t(y) + (1−λ)·t(y[perm]).
  */
