@@ -18,6 +18,17 @@ export interface SplitTable {
   divisor: number;
 }
 
+/** What both implementations are built from: a per-S table scaled by one variant's coefficients. */
+export interface EfficientNetSpec extends SplitTable {
+  /** Width coefficient (channels × width, rounded to the divisor). */
+  width: number;
+  /** Depth coefficient (repeats × depth, rounded up). */
+  depth: number;
+  /** FC dropout of ONE member (already divided by √S, REFERENCE.md §2). */
+  dropout: number;
+  numClasses: number;
+}
+
 // REFERENCE.md §1.2 EfficientNet table: expand ratios, repeats, kernels and strides are the
 // same for every S; only the channels, stem, head and divisor change.
 const T = [1, 6, 6, 6, 6, 6, 6];

@@ -18,7 +18,7 @@ import {
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { classify } from "./blocks.js";
-import { makeDivisible, roundRepeats, type StageSpec } from "./efficientnet_common.js";
+import { makeDivisible, roundRepeats, type EfficientNetSpec } from "./efficientnet_common.js";
 
 // LightNet++'s BN: eps 1e-3, momentum 0.01.
 const BN = { eps: 1e-3, momentum: 0.01 };
@@ -126,18 +126,10 @@ class MBConvBlock extends Module {
   }
 }
 
-export interface LightNetConfig {
-  stem: number;
-  stages: StageSpec[];
-  head: number;
-  divisor: number;
-  width: number;
-  depth: number;
-  /** FC dropout of ONE member (already divided by √S); the in-block rates derive from it. */
-  dropout: number;
+/** The in-block dropout rates derive from the FC dropout (REFERENCE.md §2). */
+export interface LightNetConfig extends EfficientNetSpec {
   /** Stem stride (1 on CIFAR, 2 on ImageNet). */
   stemStride: number;
-  numClasses: number;
 }
 
 export class LightNetEfficientNet extends Module {

@@ -10,7 +10,7 @@ import { rand } from "../tensor/creation.js";
 import { noGrad } from "../tensor/autograd.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { classify } from "./blocks.js";
-import { makeDivisible, roundRepeats, type StageSpec } from "./efficientnet_common.js";
+import { makeDivisible, roundRepeats, type EfficientNetSpec } from "./efficientnet_common.js";
 
 // TensorFlow's BN momentum 0.99 is PyTorch's 1 − 0.99; eps 1e-3.
 const BN = { eps: 1e-3, momentum: 1 - 0.99 };
@@ -157,20 +157,11 @@ class MBConvBlock extends Module {
   }
 }
 
-export interface LukemelasConfig {
-  stem: number;
-  stages: StageSpec[];
-  head: number;
-  divisor: number;
-  width: number;
-  depth: number;
-  /** FC dropout of ONE member (already divided by √S). */
-  dropout: number;
+export interface LukemelasConfig extends EfficientNetSpec {
   /** Drop-connect base rate of ONE member (already divided); block i uses rate·i/#blocks. */
   dropConnect: number;
   /** The image size the static padding is computed for. */
   imageSize: number;
-  numClasses: number;
 }
 
 export class LukemelasEfficientNet extends Module {
