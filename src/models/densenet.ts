@@ -33,7 +33,7 @@ class DenseLayer extends Module {
   readonly conv1: Conv2d;
   readonly norm2: BatchNorm2d;
   readonly conv2: Conv2d;
-  readonly shakeDrop: ShakeDrop | null;
+  readonly shake_drop: ShakeDrop | null;
 
   constructor(inFeatures: number, growth: number, bnSize: number, pShakeDrop: number) {
     super();
@@ -44,12 +44,12 @@ class DenseLayer extends Module {
       "conv2",
       new Conv2d(bnSize * growth, growth, 3, { padding: 1, bias: false }),
     );
-    this.shakeDrop = pShakeDrop > 0 ? this.module("shake_drop", new ShakeDrop(pShakeDrop)) : null;
+    this.shake_drop = pShakeDrop > 0 ? this.module("shake_drop", new ShakeDrop(pShakeDrop)) : null;
   }
 
   /** The new features computed from all previous ones (`x` is their concatenation). */
   forward(x: Tensor): Tensor {
-    return pipe(x, this.norm1, relu, this.conv1, this.norm2, relu, this.conv2, this.shakeDrop);
+    return pipe(x, this.norm1, relu, this.conv1, this.norm2, relu, this.conv2, this.shake_drop);
   }
 }
 

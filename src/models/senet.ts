@@ -106,7 +106,7 @@ export class SENet extends Module {
   readonly layer0: NamedSequential;
   readonly stages: Sequential[];
   readonly dropout: Dropout | null;
-  readonly lastLinear: Linear;
+  readonly last_linear: Linear;
 
   constructor(readonly config: SENetConfig) {
     super();
@@ -170,12 +170,12 @@ export class SENet extends Module {
       return this.module(`layer${i + 1}`, new Sequential(...blocks));
     });
     this.dropout = c.dropout > 0 ? this.module("dropout", new Dropout(c.dropout)) : null;
-    this.lastLinear = this.module("last_linear", new Linear(inPlanes, c.numClasses));
+    this.last_linear = this.module("last_linear", new Linear(inPlanes, c.numClasses));
     initReference(this);
   }
 
   forward(x: Tensor): Tensor {
-    return classify(pipe(x, this.layer0, ...this.stages), this.lastLinear, this.dropout);
+    return classify(pipe(x, this.layer0, ...this.stages), this.last_linear, this.dropout);
   }
 }
 
