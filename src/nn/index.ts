@@ -19,6 +19,12 @@ export {
   Flatten,
 } from "./layers/activation.js";
 export {
+  DropBlock2d,
+  dropBlock2d,
+  dropBlockGamma,
+  type DropBlockOptions,
+} from "./layers/dropblock.js";
+export {
   Sequential,
   NamedSequential,
   ModuleList,
