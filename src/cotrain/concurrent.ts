@@ -79,14 +79,14 @@ function rngFingerprint(): string {
 /** Why an architecture with random draws in its forward cannot have concurrent members. */
 export function randomDrawsMessage(arch: string): string {
   return (
-    `concurrent members: ${arch} draws random numbers in its forward pass (dropout, Shake-Shake, ShakeDrop or drop-connect); ` +
+    `concurrent members: ${arch} draws random numbers in its forward pass (dropout, DropBlock, Shake-Shake, ShakeDrop or drop-connect); ` +
     "their order between threads is not deterministic, so the run could not be reproduced or resumed bit-exactly. Train it without concurrent members (--concurrent-members)."
   );
 }
 
 /**
  * Whether a member of `arch` draws from the default generator in a training-mode forward
- * (dropout, Shake-Shake, ShakeDrop, drop-connect): probed on a throw-away member and a
+ * (dropout, DropBlock, Shake-Shake, ShakeDrop, drop-connect): probed on a throw-away member and a
  * two-image batch, restoring the generator afterwards. Such members cannot run concurrently
  * and reproducibly, so the trainer refuses the combination before creating the run directory.
  */

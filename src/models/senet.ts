@@ -5,7 +5,8 @@
 // Division (REFERENCE.md §1.2): groups==1 nets take the stem width from a table per dataset
 // and S (CIFAR/SVHN: only S ≤ 4); grouped nets divide the cardinality by S and keep the stem.
 // Dropout before the FC is divided by √S (§2). SENet does not zero-init the last BN γ even
-// though its constructor takes the flag (§10.23).
+// though its constructor takes the flag (§10.23). se_resnet50_B adds DropBlock inside the
+// blocks of stages 3–4, its drop probability divided by √S too (§2).
 import {
   Module,
   Conv2d,
@@ -16,6 +17,7 @@ import {
   NamedSequential,
   Sequential,
   AdaptiveAvgPool2d,
+  DropBlock2d,
   pipe,
   F,
 } from "../nn/index.js";
@@ -24,12 +26,14 @@ import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
 import { register } from "./registry.js";
 import {
   Bottleneck,
+  addShortcut,
   classify,
   initReference,
   namedDeepStem,
   projection,
   relu,
   type AttentionSlot,
+  type BottleneckOptions,
 } from "./blocks.js";
 import { extraProbability } from "./options.js";
 
@@ -55,6 +59,47 @@ export class SEModule extends Module {
 /** The SE module in a bottleneck's attention slot, under the reference's name `se_module`. */
 function seSlot(reduction: number): AttentionSlot {
   return { name: "se_module", build: (channels) => new SEModule(channels, reduction) };
+}
+
+/**
+ * An SE bottleneck with DropBlock after each of its three BNs (before the ReLU and the SE
+ * module), as senet.py's `Bottleneck.forward` when drop_type is 'dropblock': one layer, `drop`,
+ * applied three times, each time with fresh seeds.
+ */
+class SEDropBlockBottleneck extends Bottleneck {
+  readonly drop: DropBlock2d;
+
+  constructor(o: BottleneckOptions, drop: DropBlock2d) {
+    super(o);
+    this.drop = this.module("drop", drop);
+  }
+
+  override forward(x: Tensor): Tensor {
+    const out = pipe(
+      x,
+      this.conv1,
+      this.bn1,
+      this.drop,
+      relu,
+      this.conv2,
+      this.bn2,
+      this.drop,
+      relu,
+      this.conv3,
+      this.bn3,
+      this.drop,
+      this.attention,
+    );
+    return addShortcut(out, x, this.downsample);
+  }
+}
+
+/** DropBlock inside the blocks (senet.py's block_drop with drop_type 'dropblock'). */
+export interface SEDropBlock {
+  /** Drop probability of ONE member in every block where it is on (already divided by √S). */
+  p: number;
+  /** Block size per stage; 0 = no DropBlock in that stage's blocks. */
+  blockSizes: number[];
 }
 
 export type SEBlockKind =
@@ -100,6 +145,8 @@ export interface SENetConfig {
   numClasses: number;
   /** Dropout before the FC, already divided; 0 = none. */
   dropout: number;
+  /** DropBlock inside the blocks (se_resnet50_B); absent = none. */
+  dropBlock?: SEDropBlock;
 }
 
 export class SENet extends Module {
@@ -135,6 +182,10 @@ export class SENet extends Module {
       throw new RangeError(
         `SENet: a ${c.stem} stem takes ${strides.length} stages, got ${c.layers.length}`,
       );
+    if (c.dropBlock && c.dropBlock.blockSizes.length !== c.layers.length)
+      throw new RangeError(
+        `SENet: dropBlock.blockSizes needs one size per stage (${c.layers.length}), got ${c.dropBlock.blockSizes.length}`,
+      );
     let inPlanes = c.stemOut;
     this.stages = c.layers.map((n, i) => {
       const planes = w * 2 ** i;
@@ -153,17 +204,21 @@ export class SENet extends Module {
               : projection(inPlanes, planes * 4, stride);
         }
         const [width, width2] = seWidths(c.block, planes, c.groups, c.baseWidth);
+        const options: BottleneckOptions = {
+          inPlanes,
+          width,
+          width2,
+          outPlanes: planes * 4,
+          stride,
+          groups: c.groups,
+          downsample: down,
+          attention: seSlot(c.reduction),
+        };
+        const blockSize = c.dropBlock?.blockSizes[i] ?? 0;
         blocks.push(
-          new Bottleneck({
-            inPlanes,
-            width,
-            width2,
-            outPlanes: planes * 4,
-            stride,
-            groups: c.groups,
-            downsample: down,
-            attention: seSlot(c.reduction),
-          }),
+          c.dropBlock && c.dropBlock.p > 0 && blockSize > 0
+            ? new SEDropBlockBottleneck(options, new DropBlock2d(c.dropBlock.p, { blockSize }))
+            : new Bottleneck(options),
         );
         inPlanes = planes * 4;
       }
@@ -284,3 +339,43 @@ for (const [name, block, layers, groups, wideStem, kernel, description] of GROUP
       }),
   });
 }
+
+// se_resnet50_B (senet.py): SE-ResNet-50 (stem width from the §1.2 table) with DropBlock in every
+// block of stages 3–4 (REFERENCE.md §2): p = 0.1/√S, the same in every block (the reference
+// ramps only its dropout/drop-path variants), block size int(3·crop/224) (3 at 224), γ scale 1.
+// FC dropout 0.2/√S as the other SE-ResNets. extra: dropout, dropBlock (undivided p's).
+const DROPBLOCK_STAGES = [false, false, true, true];
+register({
+  name: "se_resnet50_B",
+  family: "senet",
+  splits: [1, 2, 4, 8],
+  datasets: IMAGENET_ONLY,
+  description:
+    "ImageNet SE-ResNet-50 with DropBlock in stages 3–4 (p 0.1÷√S, block int(3·crop/224)) and FC dropout 0.2÷√S (REFERENCE.md §2); stem width from the §1.2 table. extra: dropout, dropBlock",
+  member: (o) => {
+    const w = SENET_INPLANES[o.dataset][o.split];
+    const blockSize = Math.trunc((3 * o.crop) / 224);
+    if (blockSize < 1) {
+      throw new RangeError(
+        `se_resnet50_B: DropBlock's block size int(3·crop/224) is 0 at crop ${o.crop} (the reference cannot train it either); use a crop of at least 75`,
+      );
+    }
+    return new SENet({
+      block: "se_resnet",
+      layers: [3, 4, 6, 3],
+      stem: "imagenet",
+      stemWidth: w,
+      stemOut: w,
+      groups: 1,
+      reduction: 16,
+      downsampleKernel: 1,
+      baseWidth: 64,
+      numClasses: o.numClasses,
+      dropout: seDividedDropout(extraProbability(o, "dropout", 0.2), o.split),
+      dropBlock: {
+        p: extraProbability(o, "dropBlock", 0.1) / Math.sqrt(o.split),
+        blockSizes: DROPBLOCK_STAGES.map((on) => (on ? blockSize : 0)),
+      },
+    });
+  },
+});
