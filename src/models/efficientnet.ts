@@ -1,4 +1,4 @@
-// EfficientNet B0–B7. The reference has one name per variant for both datasets and picks the
+// EfficientNet B0–B8 and L2. The reference has one name per variant for both datasets and picks the
 // implementation by flag (REFERENCE.md §1.2): CIFAR/SVHN use its LightNet++ port
 // (`--is_lukemelas_efficientnet 0`), ImageNet the lukemelas port (`1`). Here the dataset picks:
 // the same name builds the CIFAR network for cifar10/cifar100/svhn and the ImageNet one for
@@ -45,7 +45,7 @@ function build(variant: string, o: BuildOptions): Module {
 
 const CIFAR_AND_IMAGENET: readonly DatasetKind[] = [...CIFAR_LIKE, ...IMAGENET_ONLY];
 
-for (const variant of ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"]) {
+for (const variant of ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "l2"]) {
   const coef = EFFICIENTNET_COEFFICIENTS[variant];
   // The reference trains B0–B3 on CIFAR (weight decays are defined for them, REFERENCE.md §6.2).
   const cifar = ["b0", "b1", "b2", "b3"].includes(variant);

@@ -59,7 +59,11 @@ export interface Coefficients {
   dropout: number;
 }
 
-/** Compound scaling (width, depth, resolution, dropout) of B0–B7 (REFERENCE.md §1.2). */
+/**
+ * Compound scaling (width, depth, resolution, dropout) of B0–B8 and L2 (REFERENCE.md §1.2; the
+ * reference's `efficientnet_params`, whose B8 and L2 rows are those of the AdvProp and Noisy
+ * Student papers).
+ */
 export const EFFICIENTNET_COEFFICIENTS: Record<string, Coefficients> = {
   b0: { width: 1.0, depth: 1.0, resolution: 224, dropout: 0.2 },
   b1: { width: 1.0, depth: 1.1, resolution: 240, dropout: 0.2 },
@@ -69,6 +73,8 @@ export const EFFICIENTNET_COEFFICIENTS: Record<string, Coefficients> = {
   b5: { width: 1.6, depth: 2.2, resolution: 456, dropout: 0.4 },
   b6: { width: 1.8, depth: 2.6, resolution: 528, dropout: 0.5 },
   b7: { width: 2.0, depth: 3.1, resolution: 600, dropout: 0.5 },
+  b8: { width: 2.2, depth: 3.6, resolution: 672, dropout: 0.5 },
+  l2: { width: 4.3, depth: 5.3, resolution: 800, dropout: 0.5 },
 };
 
 /**
