@@ -22,3 +22,4 @@ import "./pyramidnet.js";
 import "./densenet.js";
 import "./efficientnet.js";
 import "./resnexst.js";
+import "./resnest.js";
