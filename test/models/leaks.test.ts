@@ -7,7 +7,8 @@
 // - CIFAR/SVHN architectures: batch 2 at 32×32, S=1 — except the heaviest ones listed in
 //   NARROW, which run at their largest allowed S instead: the member's forward is the same
 //   code (same blocks, shortcuts, ShakeDrop/Shake-Shake paths), only narrower.
-// - ImageNet-only architectures: only the small ones in IMAGENET_SMALL, batch 2 at 64×64, S=1.
+// - ImageNet-only architectures: only the small ones in IMAGENET_SMALL, batch 2 at 64×64, S=1;
+//   se_resnet50_B (DropBlock) at its narrowest S, built for crop 224 (see below).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create, list, type DatasetKind } from "../../src/models/index.js";
@@ -34,6 +35,7 @@ const IMAGENET_SMALL = new Set([
   "resnexst50_4x16d",
   "se_resnet50",
   "resnext50_32x4d",
+  "resnest101",
 ]);
 
 interface Case {
@@ -42,6 +44,8 @@ interface Case {
   split: number;
   size: number;
   extra?: Record<string, unknown>;
+  /** The crop the network is built for, when not `size`. */
+  crop?: number;
   label: string;
 }
 
@@ -77,6 +81,17 @@ for (const name of ["efficientnetb0"]) {
     label: `${name} S=1 imagenet 64×64`,
   });
 }
+// se_resnet50_B's DropBlock (training only) has its own mask and dispose paths. Built for crop
+// 224 (block size int(3·224/224) = 3; a crop of 64 would give 0, which it refuses), run at
+// 64×64: stage 3 (4×4) uses 3×3 blocks, stage 4 (2×2) the clipped, even 2×2 ones.
+cases.push({
+  name: "se_resnet50_B",
+  dataset: "imagenet",
+  split: 8,
+  size: 64,
+  crop: 224,
+  label: "se_resnet50_B S=8 imagenet 64×64 (built for 224) + DropBlock",
+});
 // DenseNet's optional ShakeDrop (off by default) has its own dispose paths.
 cases.push({
   name: "densenet190",
@@ -96,7 +111,7 @@ for (const c of cases) {
     const members = create(c.name, {
       split: c.split,
       dataset: c.dataset,
-      crop: c.size,
+      crop: c.crop ?? c.size,
       extra: c.extra,
     });
     const model = members.models.at(0);

@@ -98,6 +98,30 @@ const EXPECTED: Record<string, Expected> = {
     source: "§1.4 params; §7.3 GFLOPs",
   },
   se_resnext101_64x4d: { dataset: "imagenet", params: { 2: 98.0 }, source: "§7.3" },
+  se_resnet50_B: {
+    dataset: "imagenet",
+    params: { 1: 28.2 },
+    source: "§7.3 SE-ResNet-50 (checkpoints.md); DropBlock has no parameters",
+  },
+  // Published counts of the undivided networks (the reference's Table IV baselines, §7.3):
+  // timm's model cards for the TensorFlow / ResNeSt authors' weights.
+  efficientnetb8: {
+    dataset: "imagenet",
+    params: { 1: 87.4 },
+    source: "timm tf_efficientnet_b8.ra_in1k model card: 87.4M",
+  },
+  efficientnetl2: {
+    dataset: "imagenet",
+    params: { 1: 480.3 },
+    source: "timm tf_efficientnet_l2.ns_jft_in1k model card: 480.3M",
+  },
+  resnest101: { dataset: "imagenet", params: { 1: 48 }, source: "timm resnest101e: 48M" },
+  resnest200: {
+    dataset: "imagenet",
+    params: { 1: 70.2 },
+    source: "timm resnest200e.in1k: 70.2M",
+  },
+  resnest269: { dataset: "imagenet", params: { 1: 111 }, source: "timm resnest269e: 111M" },
 };
 
 /**
