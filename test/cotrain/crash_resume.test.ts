@@ -259,6 +259,21 @@ test("resume after damage recovers from the other copies and says so, or refuses
   assert.equal(fs.readFileSync(jsonl, "utf8"), rows, "the very row that was logged");
   assert.deepEqual(outcome(dir), straight);
 
+  // config.json lost: the configuration stored in the checkpoint is used and written back.
+  dir = damaged("no-config");
+  const config = JSON.parse(fs.readFileSync(join(dir, "config.json"), "utf8"));
+  fs.rmSync(join(dir, "config.json"));
+  r = await resumeHere(dir);
+  assert.match(
+    r.text,
+    /config\.json does not exist: using the configuration stored in checkpoints\/last\.safetensors/,
+  );
+  assert.deepEqual(JSON.parse(fs.readFileSync(join(dir, "config.json"), "utf8")), {
+    ...config,
+    runDir: dir,
+  });
+  assert.deepEqual(outcome(dir), straight);
+
   // config.json edited by hand: refused like a changed flag; nothing is touched.
   dir = damaged("edited-config");
   const cfgPath = join(dir, "config.json");
