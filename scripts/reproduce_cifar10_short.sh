@@ -19,7 +19,7 @@ DIVCO="node dist/src/cli/main.js"
 for seed in 0 1; do
   for S in 1 2; do
     dir="$RUNS/resnet29-S$S-seed$seed"
-    if [ -f "$dir/checkpoints/epoch-0005.json" ]; then
+    if [ -f "$dir/checkpoints/epoch-0005.safetensors" ]; then
       echo "done: $dir"
     elif [ -f "$dir/config.json" ]; then
       $DIVCO train --resume "$dir"

@@ -1,6 +1,8 @@
 // `divco eval`: evaluate a run's checkpoint (or a weights file) on a dataset split: ensemble
 // top-1/top-5 and every member's top-1, with a selectable ensemble rule.
 // Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.
+// It only reads a run directory (checkpoints of format 2 and the two-file format 1), so it needs
+// no lock: each checkpoint is one atomically renamed file, never seen half-written.
 import { join } from "node:path";
 import { readFileSync, existsSync } from "node:fs";
 import {
@@ -13,7 +15,8 @@ import {
   type ValuesOf,
 } from "./args.js";
 import { create, resolveArch, ArchError, type DatasetKind } from "../models/registry.js";
-import { loadCheckpoint } from "../cotrain/checkpoint.js";
+import { loadCheckpoint, CheckpointError } from "../cotrain/checkpoint.js";
+import { surveyCheckpoints, describePosition } from "../cotrain/resume.js";
 import { evaluate } from "../cotrain/evaluate.js";
 import { openDatasets } from "../cotrain/datasets.js";
 import { MultiViewLoader } from "../data/loader.js";
@@ -194,9 +197,25 @@ async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<num
     }
   } catch (e) {
     out.err(`divco eval: ${(e as Error).message}`);
+    if (e instanceof CheckpointError && values.run !== undefined)
+      out.err(otherCheckpoints(values.run, values.checkpoint));
     return 1;
   } finally {
     members.dispose();
   }
   return 0;
+}
+
+/** What to do when a run's checkpoint cannot be used: the intact ones to evaluate instead, and how to repair. */
+function otherCheckpoints(run: string, failed: string): string {
+  const intact = surveyCheckpoints(join(run, "checkpoints")).filter(
+    (s) => s.meta && s.name !== failed,
+  );
+  const list = intact.map((s) => `${s.name} (${describePosition(s.meta!)})`).join(", ");
+  return (
+    (intact.length
+      ? `  intact checkpoints of this run: ${list}; evaluate one with --checkpoint NAME.\n`
+      : `  this run has no intact checkpoint.\n`) +
+    `  divco train --resume ${run} repairs best and the newest epoch copy where an intact checkpoint of that epoch exists.`
+  );
 }

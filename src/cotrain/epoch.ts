@@ -83,7 +83,7 @@ export async function trainOneEpoch(
     const ts = performance.now();
     const r = await steps.step(batch, epoch, batch.index === batches - 1);
     if (!Number.isFinite(r.loss)) {
-      const last = ctx.checkpoints.lastMetaPath;
+      const last = ctx.checkpoints.lastPath;
       throw new NonFiniteLossError(
         `the loss became ${r.loss} at epoch ${epoch + 1}, batch ${batch.index + 1} (lr ${lr.toExponential(3)}, CE ${r.ce}, co-training ${r.cot}); ` +
           `training stopped. ${existsSync(last) ? `The last good checkpoint is ${last}` : "No checkpoint was saved yet"}; lower --lr or check the data.`,

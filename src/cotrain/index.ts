@@ -36,6 +36,7 @@ export {
 export {
   RunCheckpoints,
   restoreLast,
+  restoreCheckpoint,
   freshRunState,
   updateBest,
   type RunState,
@@ -57,7 +58,20 @@ export { ConcurrentMembers, drawsRandomInForward, type ConcurrentOptions } from 
 export {
   saveCheckpoint,
   loadCheckpoint,
+  readCheckpoint,
   readCheckpointMeta,
+  CheckpointError,
+  CHECKPOINT_FORMAT,
   type CheckpointMeta,
+  type CheckpointProblem,
   type Position,
 } from "./checkpoint.js";
+export {
+  planResume,
+  surveyCheckpoints,
+  ResumeRefusedError,
+  type ResumePlan,
+  type CheckpointStatus,
+} from "./resume.js";
+export { RunDirBusyError, RUN_LOCK } from "./run_lock.js";
+export { CRASH_POINTS, type CrashPoint } from "./crash_points.js";

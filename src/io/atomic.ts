@@ -18,6 +18,11 @@ export type AsyncChunkSink = (chunk: Uint8Array) => Promise<void>;
 export interface AtomicWriteOptions {
   /** Permission bits for a new file (default 0o666 minus umask); an existing file keeps its own. */
   mode?: number;
+  /**
+   * Called once the temp file is complete and fsynced, just before it is renamed over the target
+   * (tests kill the process here to check what a crash at that moment leaves).
+   */
+  beforeRename?: () => void;
 }
 
 /** An Error that names the path, keeps the system error code (ENOSPC, EACCES, ...) and its cause. */
@@ -88,6 +93,7 @@ export function writeFileAtomicWithSync(
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
+    opts.beforeRename?.();
     fs.renameSync(tmp, target);
   } catch (e) {
     if (fd !== undefined) {
@@ -144,6 +150,7 @@ export async function writeFileAtomicWith(
     await fh.sync();
     await fh.close();
     fh = undefined;
+    opts.beforeRename?.();
     await fsp.rename(tmp, target);
   } catch (e) {
     if (fh !== undefined) await fh.close().catch(() => undefined);

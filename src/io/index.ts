@@ -51,3 +51,13 @@ export {
 export { PyGlobal, PyObject, PickleError, unpickle } from "./pickle.js";
 export { ZipError } from "./zip.js";
 export { recordToTensor, tensorToRecord, saveTensors, loadTensors } from "./tensors.js";
+export {
+  type Lock,
+  type LockHolder,
+  type AcquireOptions,
+  LockedError,
+  acquireLock,
+  readLockHolder,
+  holderAlive,
+  describeHolder,
+} from "./lock.js";

@@ -9,7 +9,7 @@
 // every tensor is naturally aligned when the buffer is) then by name, and the header
 // padded with spaces to a multiple of 8 bytes.
 import * as fs from "node:fs";
-import { writeFileAtomicWith, writeFileAtomicWithSync } from "./atomic.js";
+import { writeFileAtomicWith, writeFileAtomicWithSync, type AtomicWriteOptions } from "./atomic.js";
 import { DTYPE_INFO, DTYPES } from "../tensor/dtype.js";
 import {
   type DType,
@@ -417,12 +417,21 @@ export function encodeSafetensors(tensors: TensorMap, metadata?: Metadata): Buff
 }
 
 /** Write a safetensors file atomically (old file intact on failure). */
-export function saveSafetensorsSync(path: string, tensors: TensorMap, metadata?: Metadata): void {
+export function saveSafetensorsSync(
+  path: string,
+  tensors: TensorMap,
+  metadata?: Metadata,
+  opts: AtomicWriteOptions = {},
+): void {
   const p = plan(tensors, metadata, path);
-  writeFileAtomicWithSync(path, (write) => {
-    write(p.header);
-    for (const [, rec] of p.order) write(rec.data);
-  });
+  writeFileAtomicWithSync(
+    path,
+    (write) => {
+      write(p.header);
+      for (const [, rec] of p.order) write(rec.data);
+    },
+    opts,
+  );
 }
 
 /** Async twin of saveSafetensorsSync. */

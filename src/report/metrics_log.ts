@@ -8,6 +8,10 @@
 // columns, atomically (temp + rename), and every open rebuilds it from the JSONL, so it is
 // never left inconsistent for longer than a crash.
 //
+// A resumed run that finds rows missing from the JSONL (a damaged last line, a deleted file) can
+// read them back from the CSV with readMetricsCsv before opening the log (which rebuilds the CSV
+// from the JSONL) and put them back with insert().
+//
 // JSON has no NaN/Infinity, and a NaN loss is exactly what a log must keep: non-finite
 // numbers are stored as the strings "NaN", "Infinity", "-Infinity" and turned back into
 // numbers by readMetrics.
@@ -27,6 +31,8 @@ export class MetricsLog {
   readonly csvPath: string;
   private rowList: MetricsRow[];
   private columns: string[];
+  /** The cut-short last line found at the end of metrics.jsonl and dropped on open ("" if none). */
+  readonly droppedTail: string;
 
   /** Opens (creating `dir` if needed) and continues an existing log, as a resumed run does. */
   constructor(dir: string) {
@@ -39,9 +45,10 @@ export class MetricsLog {
     this.csvPath = path.join(dir, METRICS_CSV);
     const { rows, partialTail } = fs.existsSync(this.jsonlPath)
       ? parseJsonl(readText(this.jsonlPath), this.jsonlPath)
-      : { rows: [], partialTail: false };
+      : { rows: [], partialTail: "" };
     this.rowList = rows;
     this.columns = unionOfKeys(rows);
+    this.droppedTail = partialTail;
     // A crashed append left half a line: drop it, or the next row would be glued onto it.
     if (partialTail) this.rewriteJsonl();
     if (rows.length > 0) this.rewriteCsv();
@@ -52,9 +59,11 @@ export class MetricsLog {
     return this.rowList;
   }
 
-  append(row: MetricsRow): void {
+  /** Appends a row to both files; `afterJsonl` runs between them (tests kill the process there). */
+  append(row: MetricsRow, afterJsonl?: () => void): void {
     checkRow(row);
     appendText(this.jsonlPath, encodeJsonLine(row));
+    afterJsonl?.();
     this.rowList.push({ ...row });
     const newColumns = Object.keys(row).filter((k) => !this.columns.includes(k));
     if (newColumns.length > 0 || !fs.existsSync(this.csvPath)) {
@@ -75,6 +84,23 @@ export class MetricsLog {
     if (kept.length === this.rowList.length) return;
     this.rowList = kept;
     this.columns = unionOfKeys(kept);
+    this.rewriteJsonl();
+    this.rewriteCsv();
+  }
+
+  /**
+   * Adds rows that belong before the last one (recovered from a copy), keeping the rows in
+   * epoch order; both files are rewritten atomically.
+   */
+  insert(rows: readonly MetricsRow[]): void {
+    if (rows.length === 0) return;
+    rows.forEach(checkRow);
+    const epochOf = (r: MetricsRow) => (typeof r.epoch === "number" ? r.epoch : -Infinity);
+    // Array.prototype.sort is stable: rows without an epoch keep their place at the front.
+    this.rowList = [...this.rowList, ...rows.map((r) => ({ ...r }))].sort(
+      (a, b) => epochOf(a) - epochOf(b),
+    );
+    this.columns = unionOfKeys(this.rowList);
     this.rewriteJsonl();
     this.rewriteCsv();
   }
@@ -114,7 +140,7 @@ function encodeJsonLine(row: MetricsRow): string {
   );
 }
 
-function parseJsonl(text: string, file: string): { rows: MetricsRow[]; partialTail: boolean } {
+function parseJsonl(text: string, file: string): { rows: MetricsRow[]; partialTail: string } {
   const lines = text.split("\n");
   // After the last "\n" comes either nothing or a line whose write was cut short.
   const tail = lines.pop() ?? "";
@@ -136,7 +162,64 @@ function parseJsonl(text: string, file: string): { rows: MetricsRow[]; partialTa
       if (typeof v === "string" && v in NON_FINITE) (row as MetricsRow)[k] = NON_FINITE[v];
     rows.push(row as MetricsRow);
   });
-  return { rows, partialTail: tail.length > 0 };
+  return { rows, partialTail: tail };
+}
+
+/**
+ * The rows of `<dir>/metrics.csv` (or of that file itself), numbers parsed back exactly (the
+ * writer prints them with String()), "NaN"/"inf"/"-inf" as non-finite numbers, empty fields
+ * left out. A partial last line is ignored.
+ */
+export function readMetricsCsv(dirOrFile: string): MetricsRow[] {
+  const file = dirOrFile.endsWith(".csv") ? dirOrFile : path.join(dirOrFile, METRICS_CSV);
+  const text = readText(file);
+  const records = parseCsv(text.slice(0, text.lastIndexOf("\n") + 1));
+  const [header, ...body] = records;
+  if (!header) return [];
+  return body.map((fields, i) => {
+    if (fields.length !== header.length)
+      throw new Error(
+        `${file}: line ${i + 2} has ${fields.length} fields, the header ${header.length}`,
+      );
+    const row: MetricsRow = {};
+    header.forEach((col, j) => {
+      const v = fields[j];
+      if (v === "") return;
+      const n = v in CSV_NON_FINITE ? CSV_NON_FINITE[v] : Number(v);
+      row[col] = Number.isNaN(n) && v !== "NaN" ? v : n;
+    });
+    return row;
+  });
+}
+
+const CSV_NON_FINITE: Record<string, number> = { NaN: NaN, inf: Infinity, "-inf": -Infinity };
+
+/** RFC 4180 records (quoted fields may hold commas, doubled quotes and line breaks). */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let fields: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") {
+      fields.push(field);
+      field = "";
+    } else if (ch === "\n") {
+      fields.push(field);
+      records.push(fields);
+      fields = [];
+      field = "";
+    } else if (ch !== "\r") field += ch;
+  }
+  return records;
 }
 
 function checkRow(row: MetricsRow): void {

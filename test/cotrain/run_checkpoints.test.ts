@@ -60,9 +60,9 @@ test("best follows the best ensemble top-1; the last N epochs are kept; a lowere
       [meta(dir, "last").epoch, meta(dir, "last").bestEpoch, meta(dir, "last").bestAcc1],
       [4, 2, 30],
     );
-    assert.equal(
-      meta(dir, "epoch-0004").tensorsSha256,
-      meta(dir, "last").tensorsSha256,
+    assert.deepEqual(
+      readFileSync(join(dir, "epoch-0004.safetensors")),
+      readFileSync(join(dir, "last.safetensors")),
       "a kept epoch is a copy of last",
     );
 
@@ -87,6 +87,13 @@ test("best follows the best ensemble top-1; the last N epochs are kept; a lowere
       readdirSync(dir).filter((f) => f.endsWith(".tmp")),
       [],
       "no temporary files left",
+    );
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((f) => f.endsWith(".safetensors"))
+        .sort(),
+      names(dir).map((f) => f.replace(/\.json$/, ".safetensors")),
+      "each checkpoint is a .safetensors with its .json copy",
     );
   } finally {
     m.dispose();

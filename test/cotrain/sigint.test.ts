@@ -1,9 +1,9 @@
-// Ctrl-C during `divco train` saves a checkpoint at the end of the current step and exits 130;
-// `--resume` then continues the run.
+// Ctrl-C during `divco train` saves a checkpoint at the end of the current step, releases the
+// run directory's lock and exits 130; `--resume` then continues the run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,7 +67,10 @@ test("Ctrl-C checkpoints and exits 130; --resume finishes the run", async () => 
     meta.epoch === 0 ? meta.batchIndex >= 2 : meta.epoch >= 1,
     `checkpoint position ${meta.epoch}/${meta.batchIndex}`,
   );
+  assert.ok(!existsSync(join(runDir, "divco.lock")), "Ctrl-C releases the run directory");
   const second = await run(["train", "--resume", runDir]);
   assert.equal(second.code, 0, second.stderr);
+  assert.ok(!existsSync(join(runDir, "divco.lock")), "so does the end of the run");
+  assert.doesNotMatch(second.stderr, /taking the run directory over/, "no stale lock was left");
   assert.equal(JSON.parse(readFileSync(join(runDir, "checkpoints", "last.json"), "utf8")).epoch, 2);
 });

@@ -1,9 +1,15 @@
-// Metrics logs (JSONL + CSV): appending, new columns, reopening, crash-truncated lines.
+// Metrics logs (JSONL + CSV): appending, new columns, reopening, crash-truncated lines, reading
+// the CSV back and putting recovered rows in place.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MetricsLog, readMetrics } from "../../src/report/metrics_log.js";
+import {
+  MetricsLog,
+  readMetrics,
+  readMetricsCsv,
+  type MetricsRow,
+} from "../../src/report/metrics_log.js";
 import { tmpDir } from "./helpers.js";
 
 const read = (f: string) => fs.readFileSync(f, "utf8");
@@ -71,6 +77,7 @@ test("a partial last line from a crash is dropped; a corrupt line is reported wi
   fs.appendFileSync(log.jsonlPath, '{"epoch":2,"lo');
   assert.deepEqual(readMetrics(dir), [{ epoch: 1, loss: 1 }]);
   const reopened = new MetricsLog(dir);
+  assert.equal(reopened.droppedTail, '{"epoch":2,"lo', "what was dropped is told");
   reopened.append({ epoch: 2, loss: 0.5 });
   assert.equal(read(reopened.jsonlPath), '{"epoch":1,"loss":1}\n{"epoch":2,"loss":0.5}\n');
   assert.equal(read(reopened.csvPath), "epoch,loss\n1,1\n2,0.5\n");
@@ -88,4 +95,26 @@ test("rows with unsupported values are refused before anything is written", () =
   );
   assert.throws(() => log.append({ "": 1 }), /empty column name/);
   assert.equal(fs.existsSync(log.jsonlPath), false);
+});
+
+test("the CSV reads back exactly what the JSONL holds; insert puts recovered rows in epoch order", () => {
+  const dir = tmpDir();
+  const log = new MetricsLog(dir);
+  const rows: MetricsRow[] = [
+    { epoch: 1, loss: 0.1 + 0.2, lr: 1e-4, top1: NaN },
+    { epoch: 2, loss: Infinity, lr: -1e-300, note: 'a "b",\nc' },
+    { epoch: 3, loss: -Infinity, lr: 123456789.125 },
+  ];
+  for (const r of rows) log.append(r);
+  assert.deepEqual(readMetricsCsv(dir), rows, "numbers round-trip bit for bit");
+  fs.appendFileSync(log.csvPath, "4,0.5");
+  assert.deepEqual(readMetricsCsv(log.csvPath), rows, "a cut-short last CSV line is ignored");
+
+  // Rows 1 and 3 lost from the JSONL; put back from the CSV.
+  fs.writeFileSync(log.jsonlPath, read(log.jsonlPath).split("\n")[1] + "\n");
+  const reopened = new MetricsLog(dir);
+  assert.deepEqual(reopened.rows, [rows[1]]);
+  reopened.insert([rows[2], rows[0]]);
+  assert.deepEqual(readMetrics(dir), rows);
+  assert.deepEqual(readMetricsCsv(dir), rows);
 });
