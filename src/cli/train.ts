@@ -23,7 +23,8 @@ REFERENCE.md.`,
     resume: {
       type: "string",
       value: "DIR",
-      description: "continue the run in DIR (only --epochs, --workers, --keep-last may change)",
+      description:
+        "continue the run in DIR (only --epochs, --workers, --keep-last, --on-bad-image may change)",
     },
     config: {
       type: "string",

@@ -1,10 +1,17 @@
 // Preparing a run: the resolved configuration of a new run, or the saved one of a resumed run
 // (plus the changes a resume allows), and writing it into the run directory. Resolving reads
 // only; the directory is written once everything that can reject the configuration has run.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
-import { resolveConfig, configDiff, ConfigError, type TrainConfig } from "./config.js";
+import {
+  resolveConfig,
+  readConfigFile,
+  configDiff,
+  ConfigError,
+  RESUME_MUTABLE,
+  type TrainConfig,
+} from "./config.js";
 
 /** What a caller of `train` gives: any config keys, the run directory, and arch for a new run. */
 export type TrainInput = Partial<TrainConfig> & { arch?: string; runDir: string };
@@ -22,7 +29,7 @@ export function resolveRunConfig(user: TrainInput, resume: boolean): TrainConfig
       throw new ConfigError(
         `cannot resume: ${configPath} does not exist (is ${user.runDir} a divco run directory?)`,
       );
-    const saved = JSON.parse(readFileSync(configPath, "utf8")) as TrainConfig;
+    const saved = readConfigFile(configPath, "run config") as TrainConfig;
     const requested = resolveConfig({
       ...saved,
       ...stripUndefined(user),
@@ -31,7 +38,7 @@ export function resolveRunConfig(user: TrainInput, resume: boolean): TrainConfig
     const diff = configDiff(saved, requested);
     if (diff.length) {
       throw new ConfigError(
-        `cannot resume ${user.runDir} with a different configuration:\n  ${diff.join("\n  ")}\n(only epochs, workers and keepLast may change on resume)`,
+        `cannot resume ${user.runDir} with a different configuration:\n  ${diff.join("\n  ")}\n(only ${[...RESUME_MUTABLE].filter((k) => k !== "runDir").join(", ")} may change on resume)`,
       );
     }
     return requested;
