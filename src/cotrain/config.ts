@@ -274,12 +274,12 @@ const objectKey = (k: string): ValueOrigin => ({ kind: "json", where: `config ke
 
 /**
  * Checks the keys of `values` (any subset of the config) against CONFIG_SCHEMA: unknown keys and
- * values of the wrong type or range are ConfigErrors naming `originOf(key)`, `source` the whole.
+ * values of the wrong type or range are ConfigErrors naming `originOf(key)`, `source` the file.
  */
 export function checkConfigValues(
   values: Record<string, unknown>,
   originOf: (key: string) => ValueOrigin = objectKey,
-  source = "config",
+  source?: string,
 ): void {
   checkKnownKeys(Object.keys(values), CONFIG_KEYS, source);
   for (const [k, v] of Object.entries(values)) {

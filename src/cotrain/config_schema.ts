@@ -150,11 +150,14 @@ export function checkValue(spec: KeySpec, value: unknown, o: ValueOrigin): void 
 /** A name written the way a user might mistype a key: lower case, without - and _. */
 const loose = (k: string) => k.toLowerCase().replace(/[-_]/g, "");
 
-/** Throws a ConfigError for keys not in `known`, suggesting the key each probably meant. */
+/**
+ * Throws a ConfigError for keys not in `known`, suggesting the key each probably meant; `source`
+ * names the file they came from (none: a caller's object).
+ */
 export function checkKnownKeys(
   keys: readonly string[],
   known: readonly string[],
-  source: string,
+  source?: string,
 ): void {
   const unknown = keys.filter((k) => !known.includes(k));
   if (unknown.length === 0) return;
@@ -162,7 +165,8 @@ export function checkKnownKeys(
     const near = known.find((n) => loose(n) === loose(k));
     return near ? `${k} (did you mean ${near}?)` : k;
   });
+  const s = unknown.length > 1 ? "s" : "";
   throw new ConfigError(
-    `${source}: unknown key${unknown.length > 1 ? "s" : ""} ${named.join(", ")} (keys are the camelCase names of the options in divco train --help)`,
+    `${source ? `${source}: unknown key${s} ` : `unknown config key${s}: `}${named.join(", ")} (keys are the camelCase names of the options in divco train --help)`,
   );
 }
