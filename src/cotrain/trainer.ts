@@ -99,8 +99,8 @@ export function openRunFiles(
 export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<TrainResult> {
   const resume = opts.resume ?? false;
   const c = resolveRunConfig(user, resume);
-  const run = await buildRun(c);
   const out = opts.progress === "quiet" ? null : (opts.progress ?? process.stderr);
+  const run = await buildRun(c, { progress: out });
   let files: RunFiles | undefined;
   let stop: StopRequest | undefined;
   let steps: StepRunner | undefined;
