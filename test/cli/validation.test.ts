@@ -160,3 +160,28 @@ test("divco train --help states --on-bad-image's default and what it applies to"
   assert.match(help, /CIFAR\/SVHN records cannot be bad/);
   assert.match(help, /never skipped/);
 });
+
+test("divco train on a folder whose val/ has an undecodable image: refused before training, exit 1, the file named", async () => {
+  const root = tempDir("validate-val");
+  try {
+    for (const split of ["train", "val"])
+      for (const cls of ["a", "b"]) {
+        fs.mkdirSync(path.join(root, split, cls), { recursive: true });
+        fs.writeFileSync(path.join(root, split, cls, "x.jpg"), "not a jpeg");
+      }
+    const runDir = path.join(root, "run");
+    const r = await runCaptured(runTrain, [
+      ...["--arch", "efficientnetb0", "--split", "4", "--dataset", "imagenet", "--data", root],
+      ...["--run-dir", runDir, "--on-bad-image", "skip", "--threads", "1"],
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^divco train: the evaluation split .*-val has 2 of 2 image files that cannot be decoded \(2 not an image\):\n/,
+    );
+    assert.ok(r.stderr.includes(path.join(root, "val", "a", "x.jpg")));
+    assert.ok(!fs.existsSync(runDir));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
