@@ -266,7 +266,7 @@ export const CONFIG_SCHEMA: { readonly [K in keyof TrainConfig]-?: KeySpec } = {
   keepLast: { type: "integer", min: 0 },
 };
 
-/** Every config key, in TrainConfig order. */
+/** Every config key, in CONFIG_SCHEMA order. */
 export const CONFIG_KEYS = Object.keys(CONFIG_SCHEMA) as (keyof TrainConfig)[];
 
 /** Where a key's value came from when the caller does not say: a key of the object given. */
