@@ -1,16 +1,25 @@
-// Command-line flags for every TrainConfig key, derived from the defaults: `--batch-size 64`,
+// Command-line flags for every TrainConfig key, derived from the config schema: `--batch-size 64`,
 // `--no-nesterov`, `--milestones 100,150`. A `--config file.json` supplies keys in camelCase;
-// flags given on the command line override it. Unknown flags and keys are errors naming them.
+// flags given on the command line override it. This file only turns flag strings into candidate
+// values; whether a value is accepted is decided by the one schema (CONFIG_SCHEMA in
+// cotrain/config.ts), for flags and file keys alike, each message naming its flag or key.
 // The one-line description of every key lives here, in the CLI layer; a key without one does
 // not compile (CONFIG_TEXT is keyed by every TrainConfig key) and fails test/cli/config_flags.
-import { readFileSync } from "node:fs";
-import { DEFAULTS, ConfigError, preset, type TrainConfig } from "../cotrain/config.js";
+import {
+  CONFIG_KEYS,
+  CONFIG_SCHEMA,
+  DEFAULTS,
+  checkConfigValues,
+  preset,
+  readConfigFile,
+  type TrainConfig,
+  type ValueOrigin,
+} from "../cotrain/config.js";
 import type { FlagSpec } from "./args.js";
 
 export const kebab = (k: string) => k.replace(/[A-Z]/g, (m) => "-" + m.toLowerCase());
 
-/** Every key of TrainConfig: the defaulted ones, then the two without a default. */
-export const CONFIG_KEYS = [...Object.keys(DEFAULTS), "arch", "runDir"] as (keyof TrainConfig)[];
+export { CONFIG_KEYS };
 
 /** The value name and one-line description of each config key (REFERENCE.md sections in brackets). */
 export const CONFIG_TEXT: Record<keyof TrainConfig, { value?: string; description: string }> = {
@@ -138,6 +147,11 @@ export const CONFIG_TEXT: Record<keyof TrainConfig, { value?: string; descriptio
     description:
       "how evaluation combines the members: mean_logits, mean_probs, max or geometric (§4)",
   },
+  onBadImage: {
+    value: "MODE",
+    description:
+      "ImageNet folders: at a training image that cannot be decoded, fail, or skip it (counted per epoch in the metrics). Evaluation images are all decoded before the first step and never skipped (the accuracy covers the whole split); CIFAR/SVHN records cannot be bad",
+  },
   seed: {
     value: "N",
     description:
@@ -203,61 +217,51 @@ export function configFlags(): Record<string, FlagSpec> {
     const defaultText =
       k in DEFAULTS ? showDefault(d) + (fromPreset.has(k) ? " *" : "") : undefined;
     flags[kebab(k)] =
-      typeof d === "boolean"
+      CONFIG_SCHEMA[k].type === "boolean"
         ? { type: "boolean", negatable: true, description, defaultText }
         : { type: "string", value: value ?? "V", description, defaultText };
   }
   return flags;
 }
 
-function convert(k: keyof TrainConfig, raw: string): unknown {
-  const def = (DEFAULTS as Record<string, unknown>)[k];
-  if (Array.isArray(def)) {
-    return raw === ""
-      ? []
-      : raw.split(",").map((s) => {
-          const v = Number(s);
-          if (!Number.isFinite(v)) throw new ConfigError(`--${kebab(k)}: "${s}" is not a number`);
-          return v;
-        });
+/**
+ * The candidate value of a flag's text: a number for numeric keys, a list for list keys, null
+ * for "none" where null is allowed. Text that does not parse stays text, for the schema to
+ * refuse with the flag's name.
+ */
+function parseFlag(k: keyof TrainConfig, raw: string): unknown {
+  const spec = CONFIG_SCHEMA[k];
+  const number = (t: string) => (t.trim() !== "" && Number.isFinite(Number(t)) ? Number(t) : t);
+  if (spec.nullable && (raw === "" || raw === "none")) return null;
+  switch (spec.type) {
+    case "integer":
+    case "number":
+      return number(raw);
+    case "integerList": {
+      if (raw === "") return [];
+      const parts = raw.split(",").map(number);
+      return parts.every((p) => typeof p === "number") ? parts : raw;
+    }
+    default:
+      return raw;
   }
-  if (typeof def === "number") {
-    const v = Number(raw);
-    if (raw.trim() === "" || !Number.isFinite(v))
-      throw new ConfigError(`--${kebab(k)} takes a number, got "${raw}"`);
-    return v;
-  }
-  if (k === "randaugment" && (raw === "" || raw === "none")) return null;
-  return raw;
 }
 
-/** Reads --config (if any) and the config flags into a partial TrainConfig. */
+/**
+ * Reads --config (if any) and the config flags into a partial TrainConfig, every value checked
+ * against the config schema (messages name the flag, or the file and key).
+ */
 export function configFromArgs(
   values: Record<string, string | boolean | string[] | undefined>,
 ): Partial<TrainConfig> {
-  let out: Partial<TrainConfig> = {};
-  if (typeof values.config === "string") {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(values.config, "utf8"));
-    } catch (e) {
-      throw new ConfigError(`--config ${values.config}: ${(e as Error).message}`);
-    }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-      throw new ConfigError(`--config ${values.config}: expected a JSON object of config keys`);
-    const unknown = Object.keys(parsed).filter(
-      (k) => !CONFIG_KEYS.includes(k as keyof TrainConfig),
-    );
-    if (unknown.length)
-      throw new ConfigError(
-        `--config ${values.config}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`,
-      );
-    out = parsed as Partial<TrainConfig>;
-  }
+  const file = typeof values.config === "string" ? values.config : undefined;
+  const out: Record<string, unknown> = file ? { ...readConfigFile(file) } : {};
+  const fromFlags: Record<string, unknown> = {};
   for (const k of CONFIG_KEYS) {
     const v = values[kebab(k)];
-    if (typeof v === "boolean") (out as Record<string, unknown>)[k] = v;
-    else if (typeof v === "string") (out as Record<string, unknown>)[k] = convert(k, v);
+    if (typeof v === "boolean") fromFlags[k] = v;
+    else if (typeof v === "string") fromFlags[k] = parseFlag(k, v);
   }
-  return out;
+  checkConfigValues(fromFlags, (k): ValueOrigin => ({ kind: "flag", flag: `--${kebab(k)}` }));
+  return { ...out, ...fromFlags } as Partial<TrainConfig>;
 }

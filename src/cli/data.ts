@@ -11,6 +11,8 @@ import { defaultDataRoot, candidateDirs } from "../data/paths.js";
 import { cifar10SampleDir, loadCifar10Sample } from "../data/sample.js";
 import { SVHN_FILES, SVHN_FOLDER, SVHN_SPLITS, SVHN_URL } from "../data/svhn.js";
 import { ImageFolderDataset } from "../data/imagefolder.js";
+import { badImagesByKind, checkImages, type ImageCheck } from "../data/image_check.js";
+import { Progress } from "../report/progress.js";
 
 export const DATA = defineCommand({
   name: "data",
@@ -23,8 +25,9 @@ export const DATA = defineCommand({
   description: `get    Download the official binary archive, verify its published MD5 and extract it
        into D (default: $DIVCO_DATA or ~/.cache/divco/data). --archive FILE uses an
        already downloaded .tar.gz instead (offline).
-check  Validate local files: sizes, label ranges, class counts (imagenet: D/train and
-       D/val class folders). Works offline.
+check  Validate local files: sizes, label ranges, class counts; imagenet: the D/train and
+       D/val class folders, decoding every image as training does (a progress bar on
+       stderr, then the bad files by kind). Works offline.
 info   Known datasets, where they are looked for, whether they are present, and the
        embedded CIFAR-10 sample.`,
   positionals: [
@@ -97,7 +100,7 @@ async function data(
       }
       case "check":
         if (!name) throw new UsageError("check needs a dataset name");
-        return check(name, dir, out);
+        return await check(name, dir, out);
       default: // info (the parser admits only get, check, info)
         if (name) throw new UsageError(`unexpected argument: ${name}`);
         info(dir, out);
@@ -112,7 +115,7 @@ async function data(
   }
 }
 
-function check(name: string, dir: string | undefined, out: Out): number {
+async function check(name: string, dir: string | undefined, out: Out): Promise<number> {
   const spec = CIFAR[name];
   if (spec) {
     const r = checkCifar(spec, dir);
@@ -151,18 +154,46 @@ function check(name: string, dir: string | undefined, out: Out): number {
     const root = dir ?? path.join(defaultDataRoot(), "imagenet");
     let ok = true;
     for (const split of ["train", "val"]) {
+      let ds: ImageFolderDataset;
       try {
-        const ds = ImageFolderDataset.open(root, split);
-        out.log(`  ok   ${split}: ${ds.size} images in ${ds.numClasses} classes`);
+        ds = ImageFolderDataset.open(root, split);
       } catch (e) {
         if (!(e instanceof DataError)) throw e;
         out.log(`  BAD  ${split}: ${e.message}`);
         ok = false;
+        continue;
+      }
+      const r = await decodeAll(ds, out);
+      const counts = `${ds.size} images in ${ds.numClasses} classes`;
+      if (r.bad.length === 0) {
+        out.log(`  ok   ${split}: ${counts}, every image decodes`);
+        continue;
+      }
+      ok = false;
+      out.log(`  BAD  ${split}: ${counts}; ${r.bad.length} cannot be decoded:`);
+      for (const [kind, list] of badImagesByKind(r.bad)) {
+        out.log(`       ${kind} (${list.length}):`);
+        for (const b of list) out.log(`         ${b.file}${b.reason ? `: ${b.reason}` : ""}`);
       }
     }
+    if (!ok)
+      out.log(
+        "Training refuses bad files in val/ before its first step; in train/ it stops at one unless run with --on-bad-image skip.",
+      );
     return ok ? 0 : 1;
   }
   throw new UsageError(`unknown dataset "${name}" (cifar10, cifar100, svhn, imagenet)`);
+}
+
+/** Decodes every image of the split; a progress bar on stderr when this is the real terminal. */
+async function decodeAll(ds: ImageFolderDataset, out: Out): Promise<ImageCheck> {
+  const progress =
+    out === stdio
+      ? new Progress({ total: ds.size, label: `decoding ${ds.name}`, stream: process.stderr })
+      : null;
+  const r = await checkImages(ds.files, { onProgress: (done) => progress?.update(done) });
+  progress?.done();
+  return r;
 }
 
 function info(dir: string | undefined, out: Out): void {

@@ -68,11 +68,7 @@ export async function runDemo(argv: string[], out: Out = stdio): Promise<number>
 async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   const arch = values.arch;
   const epochs = intFlag("epochs", values.epochs);
-  const split = Number(values.split);
-  if (!Number.isInteger(split) || split < 2)
-    throw new UsageError(
-      `--split must be an integer ≥ 2 (it is compared with S=1), got ${values.split}`,
-    );
+  const split = intFlag("split", values.split, 2); // ≥ 2: it is compared with S=1
   const threads = intFlag("threads", values.threads, 0);
   for (const s of [1, split]) resolveArch(arch, { split: s, dataset: "cifar10" });
   const runDir =

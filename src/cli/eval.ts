@@ -4,7 +4,7 @@
 // It only reads a run directory (checkpoints of format 2 and the two-file format 1), so it needs
 // no lock: each checkpoint is one atomically renamed file, never seen half-written.
 import { join } from "node:path";
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import {
   defineCommand,
   intFlag,
@@ -22,7 +22,7 @@ import { openDatasets } from "../cotrain/datasets.js";
 import { MultiViewLoader } from "../data/loader.js";
 import { presetAugmentation } from "../data/transforms/pipeline.js";
 import { loadTensors } from "../io/tensors.js";
-import type { TrainConfig } from "../cotrain/config.js";
+import { ConfigError, readConfigFile, type TrainConfig } from "../cotrain/config.js";
 import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
 import "../models/index.js";
 
@@ -103,12 +103,31 @@ interface Target {
   rule: EnsembleRule;
 }
 
-/** The model and data to evaluate, from the run's config or from the flags. */
-function target(values: ValuesOf<typeof EVAL>): Target {
+/** The flags that are plain values, checked before any file is read. */
+interface EvalFlags {
+  on: "test" | "train";
+  limit: number;
+  batchSize: number;
+  rule?: EnsembleRule;
+}
+
+function evalFlags(values: ValuesOf<typeof EVAL>): EvalFlags {
   const rule = values.ensemble;
   if (rule !== undefined && !(ENSEMBLE_RULES as readonly string[]).includes(rule)) {
     throw new UsageError(`--ensemble must be one of ${ENSEMBLE_RULES.join(", ")}, got "${rule}"`);
   }
+  if (values.on !== "test" && values.on !== "train")
+    throw new UsageError(`--on must be test or train, got "${values.on}"`);
+  return {
+    on: values.on,
+    limit: intFlag("eval-limit", values["eval-limit"], 0),
+    batchSize: intFlag("batch-size", values["batch-size"]),
+    rule: rule as EnsembleRule | undefined,
+  };
+}
+
+/** The model and data to evaluate, from the run's config or from the flags. */
+function target(values: ValuesOf<typeof EVAL>, rule: EnsembleRule | undefined): Target {
   if (values.run !== undefined) {
     const given = (["weights", "arch", "split", "dataset"] as const).filter(
       (k) => values[k] !== undefined,
@@ -120,7 +139,7 @@ function target(values: ValuesOf<typeof EVAL>): Target {
     const cfgPath = join(values.run, "config.json");
     if (!existsSync(cfgPath))
       throw new UsageError(`${values.run} is not a divco run directory (no config.json)`);
-    const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as TrainConfig;
+    const cfg = readConfigFile(cfgPath, "run config") as TrainConfig;
     return {
       arch: cfg.arch,
       split: cfg.split,
@@ -144,16 +163,13 @@ function target(values: ValuesOf<typeof EVAL>): Target {
 
 export async function runEval(argv: string[], out: Out = stdio): Promise<number> {
   return runCommand(EVAL, argv, out, (args) => evalCommand(args.values, out), {
-    usageErrors: [ArchError],
+    usageErrors: [ArchError, ConfigError],
   });
 }
 
 async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<number> {
-  const { arch, split, dataset, data, rule } = target(values);
-  if (values.on !== "test" && values.on !== "train")
-    throw new UsageError(`--on must be test or train, got ${values.on}`);
-  const limit = intFlag("eval-limit", values["eval-limit"], 0);
-  const batchSize = intFlag("batch-size", values["batch-size"]);
+  const { on, limit, batchSize, rule: ruleFlag } = evalFlags(values);
+  const { arch, split, dataset, data, rule } = target(values, ruleFlag);
   const members = create(arch, { split, dataset });
   try {
     if (values.run !== undefined) {
@@ -169,11 +185,11 @@ async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<num
     const sets = openDatasets({
       dataset,
       data,
-      evalLimit: values.on === "test" ? limit : 0,
-      trainLimit: values.on === "train" ? limit : 0,
+      evalLimit: on === "test" ? limit : 0,
+      trainLimit: on === "train" ? limit : 0,
     });
     const loader = new MultiViewLoader({
-      dataset: values.on === "test" ? sets.test : sets.train,
+      dataset: on === "test" ? sets.test : sets.train,
       augment: presetAugmentation(dataset, { train: false }),
       batchSize,
       shuffle: false,

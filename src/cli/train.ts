@@ -1,8 +1,9 @@
 // `divco train`: co-train S members of an architecture (flags, or --config file).
-// Exit codes: 0 finished, 1 training failed (non-finite loss), 2 usage error (flags, config,
-// architecture, S, dataset), 130 interrupted (checkpoint saved).
+// Exit codes: 0 finished, 1 training failed (non-finite loss, missing or undecodable data), 2 usage
+// error (flags, config, architecture, S, dataset), 130 interrupted (checkpoint saved).
 import { train, NonFiniteLossError } from "../cotrain/trainer.js";
 import { ConfigError } from "../cotrain/config.js";
+import { DataError } from "../data/errors.js";
 import { ArchError } from "../models/registry.js";
 import { defineCommand, runCommand, stdio, type Out } from "./args.js";
 import { configFlags, configFromArgs } from "./config_flags.js";
@@ -23,7 +24,8 @@ REFERENCE.md.`,
     resume: {
       type: "string",
       value: "DIR",
-      description: "continue the run in DIR (only --epochs, --workers, --keep-last may change)",
+      description:
+        "continue the run in DIR (only --epochs, --workers, --keep-last, --on-bad-image may change)",
     },
     config: {
       type: "string",
@@ -34,8 +36,9 @@ REFERENCE.md.`,
   },
   notes: `* the preset for the dataset, architecture and epochs may replace this default (REFERENCE.md §6).
 
-Exit codes: 0 finished, 1 training failed, 2 usage error (flags, config, architecture, S,
-dataset), 130 interrupted (a checkpoint is saved; continue with --resume).`,
+Exit codes: 0 finished, 1 training failed (non-finite loss, missing or undecodable data), 2 usage
+error (flags, config, architecture, S, dataset), 130 interrupted (a checkpoint is saved; continue
+with --resume).`,
 });
 
 export async function runTrain(argv: string[], out: Out = stdio): Promise<number> {
@@ -61,7 +64,7 @@ export async function runTrain(argv: string[], out: Out = stdio): Promise<number
         );
         return 0;
       } catch (e) {
-        if (!(e instanceof NonFiniteLossError)) throw e;
+        if (!(e instanceof NonFiniteLossError || e instanceof DataError)) throw e;
         out.err(`divco train: ${e.message}`);
         return 1;
       }

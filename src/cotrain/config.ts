@@ -1,11 +1,31 @@
 // The training configuration: every knob with its default, the reference's per-dataset and
 // per-architecture recipe as an explicit preset, and validation. The run directory stores the
 // fully resolved config — every effective value written out, nothing overridden silently.
-import type { DatasetKind } from "../models/registry.js";
+//
+// Validation is one table, CONFIG_SCHEMA: each key's type, range or allowed values, whether
+// null is allowed. It is applied to every value wherever it comes from — flags and --config
+// files (cli/config_flags.ts), a library caller's object, the preset, a resumed run's
+// config.json (readConfigFile) — before anything is built or written, and each message names
+// the key, where the value came from, the value and what is accepted (config_schema.ts).
+// Rules that relate several keys (warm-up shorter than the run, amp, concurrency) follow.
+import { readFileSync } from "node:fs";
+import { DATASET_KINDS, type DatasetKind } from "../data/stats.js";
 import type { LrMode } from "../optim/schedule.js";
 import type { DecayGrouping } from "../optim/param_groups.js";
+import { parseRandAugment } from "../data/transforms/randaugment.js";
 import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
+import { resolveArch } from "../models/registry.js";
+import "../models/index.js"; // every family registered, so resolveArch knows every architecture
 import type { CotLoss } from "./losses.js";
+import {
+  ConfigError,
+  checkKnownKeys,
+  checkValue,
+  type KeySpec,
+  type ValueOrigin,
+} from "./config_schema.js";
+
+export { ConfigError, type KeySpec, type ValueOrigin } from "./config_schema.js";
 
 export interface TrainConfig {
   /** Architecture name from the registry (`divco summary --list`). */
@@ -54,6 +74,12 @@ export interface TrainConfig {
   /** Ablation: every member sees the same view (the reference's --is_diff_data_train 0). */
   sameView: boolean;
   ensemble: EnsembleRule;
+  /**
+   * A training image file that cannot be decoded (image folders only): fail the run, or leave
+   * the image out of its batch and count it per epoch. Evaluation images are all checked
+   * before the first step and never skipped: the accuracy must cover the whole split.
+   */
+  onBadImage: "skip" | "fail";
   // runtime
   seed: number;
   workers: number;
@@ -110,6 +136,7 @@ export const DEFAULTS: Omit<TrainConfig, "arch" | "runDir"> = {
   cotWarmupEpochs: 40,
   sameView: false,
   ensemble: "mean_logits",
+  onBadImage: "fail",
   seed: 0,
   workers: 1,
   threads: 0,
@@ -175,32 +202,146 @@ export function preset(dataset: DatasetKind, arch: string, epochs: number): Part
   return p;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
+const LR_MODES: readonly LrMode[] = ["cos", "poly", "HTD", "step", "exponential"];
+const DECAY_GROUPINGS: readonly DecayGrouping[] = ["reference", "no_norm_bias", "all"];
+const COT_LOSSES: readonly (CotLoss | "none")[] = ["js_divergence", "kl_separate", "none"];
+
+/** What each config key accepts (config_schema.ts checks values against it). */
+export const CONFIG_SCHEMA: { readonly [K in keyof TrainConfig]-?: KeySpec } = {
+  arch: { type: "string", nonEmpty: true, accepts: "an architecture name (divco summary --list)" },
+  runDir: { type: "string", nonEmpty: true, accepts: "a directory" },
+  split: { type: "integer", min: 1 },
+  dataset: { type: "enum", values: DATASET_KINDS },
+  data: { type: "string" },
+  evalLimit: { type: "integer", min: 0 },
+  trainLimit: { type: "integer", min: 0 },
+  epochs: { type: "integer", min: 1 },
+  batchSize: { type: "integer", min: 1 },
+  evalBatchSize: { type: "integer", min: 1 },
+  optimizer: { type: "enum", values: ["SGD", "AdamW", "RMSprop"] },
+  lr: { type: "number", min: 0 },
+  momentum: { type: "number", min: 0, max: 1, belowMax: true },
+  nesterov: { type: "boolean" },
+  weightDecay: { type: "number", min: 0 },
+  divideWeightDecay: { type: "boolean" },
+  decayGrouping: { type: "enum", values: DECAY_GROUPINGS },
+  lrMode: { type: "enum", values: LR_MODES },
+  warmupEpochs: { type: "number", min: 0 },
+  warmupStartLr: { type: "number", min: 0 },
+  endLr: { type: "number", min: 0 },
+  milestones: { type: "integerList", min: 0, example: [100, 150] },
+  lrStepMultiplier: { type: "number", min: 0 },
+  gradAccumulation: { type: "integer", min: 1 },
+  autoaugment: { type: "boolean" },
+  randaugment: {
+    type: "string",
+    nullable: true,
+    accepts: "a RandAugment policy such as rand-m9-mstd0.5",
+    check: (v: string) => {
+      try {
+        parseRandAugment(v);
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+  },
+  cutout: { type: "boolean" },
+  eraseP: { type: "number", min: 0, max: 1 },
+  mixupAlpha: { type: "number", min: 0 },
+  labelSmoothing: { type: "number", min: 0, max: 1, belowMax: true },
+  cotLoss: { type: "enum", values: COT_LOSSES },
+  cotWeight: { type: "number", min: 0 },
+  cotWarmupEpochs: { type: "number", min: 0 },
+  sameView: { type: "boolean" },
+  ensemble: { type: "enum", values: ENSEMBLE_RULES },
+  onBadImage: { type: "enum", values: ["skip", "fail"] },
+  seed: { type: "integer", min: 0 },
+  workers: { type: "integer", min: 0 },
+  threads: { type: "integer", min: 0 },
+  concurrentMembers: { type: "boolean" },
+  device: { type: "string", pattern: /^(cpu|cuda(:\d+)?)$/, accepts: "cpu, cuda or cuda:N" },
+  amp: { type: "boolean" },
+  memoryFormat: { type: "enum", values: ["channelsLast", "contiguous"] },
+  keepLast: { type: "integer", min: 0 },
+};
+
+/** Every config key, in CONFIG_SCHEMA order. */
+export const CONFIG_KEYS = Object.keys(CONFIG_SCHEMA) as (keyof TrainConfig)[];
+
+/** Where a key's value came from when the caller does not say: a key of the object given. */
+const objectKey = (k: string): ValueOrigin => ({ kind: "json", where: `config key "${k}"` });
+
+/**
+ * Checks the keys of `values` (any subset of the config) against CONFIG_SCHEMA: unknown keys and
+ * values of the wrong type or range are ConfigErrors naming `originOf(key)`, `source` the file.
+ */
+export function checkConfigValues(
+  values: Record<string, unknown>,
+  originOf: (key: string) => ValueOrigin = objectKey,
+  source?: string,
+): void {
+  checkKnownKeys(Object.keys(values), CONFIG_KEYS, source);
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined) continue;
+    checkValue(CONFIG_SCHEMA[k as keyof TrainConfig], v, originOf(k));
   }
 }
 
-const KEYS = new Set<string>([...Object.keys(DEFAULTS), "arch", "runDir"]);
+/**
+ * Reads a JSON file of config keys (a --config file, or a run's config.json: `label` says which)
+ * and checks every key and value, each message naming the file and the key.
+ */
+export function readConfigFile(path: string, label = "config file"): Partial<TrainConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${label} ${path}: cannot read it (${(e as Error).message})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${label} ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(
+      `${label} ${path}: expected a JSON object of config keys, got ${Array.isArray(parsed) ? "a list" : JSON.stringify(parsed)}`,
+    );
+  checkConfigValues(
+    parsed as Record<string, unknown>,
+    (k) => ({ kind: "json", where: `${label} ${path} key "${k}"` }),
+    `${label} ${path}`,
+  );
+  return parsed as Partial<TrainConfig>;
+}
 
-/** Defaults ← preset ← user values. Unknown keys and bad values are errors naming them. */
+/**
+ * Defaults ← preset ← user values, checked: every user value against CONFIG_SCHEMA (each message
+ * naming `originOf(key)`), then the architecture, S and dataset against the registry, then the
+ * rules that relate keys. Throws ConfigError (or ArchError) before anything is built.
+ */
 export function resolveConfig(
   user: Partial<TrainConfig> & { arch: string; runDir: string },
+  originOf: (key: string) => ValueOrigin = objectKey,
 ): TrainConfig {
-  const unknown = Object.keys(user).filter((k) => !KEYS.has(k));
-  if (unknown.length)
-    throw new ConfigError(
-      `unknown config key${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`,
-    );
+  checkConfigValues(user, originOf);
   const dataset = user.dataset ?? DEFAULTS.dataset;
   const epochs = user.epochs ?? DEFAULTS.epochs;
-  const cfg = {
-    ...DEFAULTS,
-    ...preset(dataset, user.arch, epochs),
-    ...stripUndefined(user),
-  } as TrainConfig;
-  validate(cfg);
+  const fromPreset = preset(dataset, user.arch, epochs);
+  // The preset's values are the project's own, checked all the same so a wrong one shows here.
+  checkConfigValues(fromPreset, (k) => ({
+    kind: "json",
+    where: `the ${dataset} preset's "${k}"`,
+  }));
+  const cfg = { ...DEFAULTS, ...fromPreset, ...stripUndefined(user) } as TrainConfig;
+  if (!cfg.arch)
+    throw new ConfigError("arch is required (divco summary --list shows the architectures)");
+  if (!cfg.runDir)
+    throw new ConfigError("runDir is required (where the config, metrics and checkpoints go)");
+  resolveArch(cfg.arch, { split: cfg.split, dataset: cfg.dataset });
+  checkRelations(cfg);
   return cfg;
 }
 
@@ -208,61 +349,13 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function validate(c: TrainConfig): void {
-  const posInt = (k: keyof TrainConfig) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < 1)
-      throw new ConfigError(`${k} must be a positive integer, got ${v}`);
-  };
-  const nonNeg = (k: keyof TrainConfig) => {
-    const v = c[k] as number;
-    if (!(typeof v === "number" && v >= 0 && Number.isFinite(v)))
-      throw new ConfigError(`${k} must be a number ≥ 0, got ${v}`);
-  };
-  const oneOf = (k: keyof TrainConfig, allowed: readonly unknown[]) => {
-    if (!allowed.includes(c[k]))
-      throw new ConfigError(`${k} must be one of ${allowed.join(", ")}, got ${String(c[k])}`);
-  };
-  for (const k of ["split", "epochs", "batchSize", "evalBatchSize", "gradAccumulation"] as const)
-    posInt(k);
-  for (const k of [
-    "lr",
-    "momentum",
-    "weightDecay",
-    "warmupEpochs",
-    "warmupStartLr",
-    "endLr",
-    "eraseP",
-    "mixupAlpha",
-    "labelSmoothing",
-    "cotWeight",
-    "cotWarmupEpochs",
-    "seed",
-    "workers",
-    "threads",
-    "keepLast",
-    "evalLimit",
-    "trainLimit",
-    "lrStepMultiplier",
-  ] as const)
-    nonNeg(k);
-  oneOf("dataset", ["cifar10", "cifar100", "svhn", "imagenet"]);
-  oneOf("optimizer", ["SGD", "AdamW", "RMSprop"]);
-  oneOf("decayGrouping", ["reference", "no_norm_bias", "all"]);
-  oneOf("lrMode", ["cos", "poly", "HTD", "step", "exponential"]);
-  oneOf("cotLoss", ["js_divergence", "kl_separate", "none"]);
-  oneOf("ensemble", ENSEMBLE_RULES);
-  oneOf("memoryFormat", ["channelsLast", "contiguous"]);
-  if (c.labelSmoothing >= 1)
-    throw new ConfigError(`labelSmoothing must be below 1, got ${c.labelSmoothing}`);
-  if (c.eraseP > 1) throw new ConfigError(`eraseP is a probability, got ${c.eraseP}`);
+/** The rules that relate several keys (each key's own type and range are CONFIG_SCHEMA's). */
+function checkRelations(c: TrainConfig): void {
   if (c.warmupEpochs >= c.epochs && c.warmupEpochs > 0) {
     throw new ConfigError(
       `warmupEpochs (${c.warmupEpochs}) must be fewer than epochs (${c.epochs}); pass --warmup-epochs to shorten it`,
     );
   }
-  if (c.device !== "cpu" && !/^cuda(:\d+)?$/.test(c.device))
-    throw new ConfigError(`device must be cpu or cuda[:N], got ${c.device}`);
   if (c.amp) throw new ConfigError(ampRefusal(c.device));
   if (c.concurrentMembers && c.split < 2)
     throw new ConfigError(
@@ -274,10 +367,24 @@ function validate(c: TrainConfig): void {
     );
   if (c.data === "sample" && c.dataset !== "cifar10")
     throw new ConfigError(`data "sample" is the embedded CIFAR-10 sample; dataset must be cifar10`);
+  if (c.dataset === "imagenet" && (c.data === "" || c.data === "sample"))
+    throw new ConfigError(
+      "dataset imagenet reads an image folder: pass --data ROOT holding train/<class>/ and val/<class>/",
+    );
+  if (c.dataset === "imagenet" && (c.evalLimit > 0 || c.trainLimit > 0))
+    throw new ConfigError(
+      "evalLimit and trainLimit take the first records of CIFAR or SVHN; an ImageNet folder has no record order (use a smaller folder)",
+    );
+  if (c.randaugment !== null && c.dataset !== "imagenet")
+    throw new ConfigError(
+      `randaugment is part of the ImageNet pipeline only (REFERENCE.md §6.3); dataset is ${c.dataset}`,
+    );
+  if (c.randaugment !== null && c.autoaugment)
+    throw new ConfigError(
+      "randaugment replaces AutoAugment: pass --no-autoaugment with --randaugment (autoaugment: false)",
+    );
   if (c.nesterov && c.optimizer === "SGD" && c.momentum <= 0)
     throw new ConfigError("nesterov needs momentum > 0 (or pass --no-nesterov)");
-  if (!c.runDir)
-    throw new ConfigError("runDir is required (where the config, metrics and checkpoints go)");
 }
 
 /**
@@ -298,6 +405,9 @@ export const RESUME_MUTABLE = new Set<keyof TrainConfig>([
   "workers",
   "keepLast",
   "runDir",
+  // Only decides what happens at an undecodable training image: a run stopped by one can be
+  // resumed with "skip".
+  "onBadImage",
 ]);
 
 /** The differences between a saved config and a requested one, as "key: saved → requested". */

@@ -1,7 +1,12 @@
 // One epoch of a run, in two phases: training (the steps with the per-iteration learning rate,
 // the running sums, progress, and a checkpoint when a stop is requested mid-epoch) and
 // validation (the ensemble and every member on the evaluation set: REFERENCE.md §3.3, §4).
+// Training images whose files cannot be decoded stop the epoch (onBadImage "fail", with what to
+// do next) or are left out and counted, the count printed once at the end of the epoch.
 import { existsSync } from "node:fs";
+import { BadImageError } from "../data/decode.js";
+import { DataError } from "../data/errors.js";
+import type { BadImage } from "../data/image_check.js";
 import { Progress } from "../report/progress.js";
 import { evaluate, type EvalResult } from "./evaluate.js";
 import { addStep, type EpochSums } from "./epoch_stats.js";
@@ -77,7 +82,17 @@ export async function trainOneEpoch(
   const secondsBefore = sums.seconds ?? 0;
   const elapsed = () => secondsBefore + (performance.now() - t0) / 1000;
   progress?.update(start, {});
-  for await (const batch of run.trainLoader.epoch(epoch, { batchIndex: start })) {
+  let firstSkipped: BadImage | undefined;
+  const batchesOf = async function* () {
+    try {
+      yield* run.trainLoader.epoch(epoch, { batchIndex: start });
+    } catch (e) {
+      if (e instanceof BadImageError && c.onBadImage === "fail")
+        throw badTrainingImage(e, epoch, ctx.checkpoints.lastPath, c.runDir);
+      throw e;
+    }
+  };
+  for await (const batch of batchesOf()) {
     const lr = run.schedule.at(epoch, batch.index);
     run.optimizer.setLr(lr);
     const ts = performance.now();
@@ -91,6 +106,10 @@ export async function trainOneEpoch(
     }
     if (r.stepped) state.position.step++;
     addStep(sums, r, lr);
+    if (batch.skipped) {
+      sums.skipped = (sums.skipped ?? 0) + batch.skipped.length;
+      firstSkipped ??= batch.skipped[0];
+    }
     const ips = r.images / ((performance.now() - ts) / 1000);
     progress?.update(batch.index + 1, {
       loss: r.loss.toFixed(4),
@@ -121,7 +140,29 @@ export async function trainOneEpoch(
   }
   const seconds = elapsed();
   progress?.done({});
+  if (sums.skipped) {
+    const example = firstSkipped ? `, e.g. ${firstSkipped.file} (${firstSkipped.kind})` : "";
+    out?.write(
+      `epoch ${epoch + 1}: skipped ${sums.skipped} training image${sums.skipped > 1 ? "s" : ""} that cannot be decoded${example}; divco data check lists them all\n`,
+    );
+  }
   return { status: "finished", sums, seconds };
+}
+
+/** An undecodable training image with onBadImage "fail": the message says what to do next. */
+function badTrainingImage(
+  e: BadImageError,
+  epoch: number,
+  last: string,
+  runDir: string,
+): DataError {
+  const next = existsSync(last)
+    ? `continue with divco train --resume ${runDir} --on-bad-image skip`
+    : "start again with --on-bad-image skip";
+  return new DataError(
+    "corrupt",
+    `${e.message}. Training stopped in epoch ${epoch + 1}: replace or remove the file (divco data check imagenet lists every bad image), or leave such images out (counted per epoch): ${next}`,
+  );
 }
 
 /** Evaluates the members and their ensemble (the run's rule) on the evaluation loader after epoch `epoch`. */

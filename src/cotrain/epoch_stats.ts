@@ -21,6 +21,8 @@ export interface EpochSums {
   n: number;
   /** Training seconds already spent on this epoch before an interruption (absent in old checkpoints). */
   seconds?: number;
+  /** Training images left out because their files cannot be decoded (onBadImage "skip"; absent when none). */
+  skipped?: number;
 }
 
 export interface EpochInfo {
@@ -35,6 +37,8 @@ export interface EpochInfo {
   eval: EvalResult;
   seconds: number;
   imagesPerSecond: number;
+  /** Training images left out of the epoch because their files cannot be decoded. */
+  skippedImages: number;
 }
 
 export function emptyEpochSums(split: number): EpochSums {
@@ -84,6 +88,7 @@ export function summarizeEpoch(
     eval: ev,
     seconds,
     imagesPerSecond: sums.images / seconds,
+    skippedImages: sums.skipped ?? 0,
   };
 }
 
@@ -105,6 +110,7 @@ export function epochRow(info: EpochInfo, step: number): Record<string, number> 
     ...Object.fromEntries(ev.memberTop1.map((v, i) => [`val_acc1_member${i}`, v])),
     epoch_seconds: info.seconds,
     train_images_per_s: info.imagesPerSecond,
+    train_skipped_images: info.skippedImages,
   };
 }
 

@@ -42,7 +42,20 @@ export {
   type RunState,
 } from "./run_checkpoints.js";
 export { StopRequest, type StopOptions } from "./stop.js";
-export { resolveConfig, preset, DEFAULTS, ConfigError, type TrainConfig } from "./config.js";
+export {
+  resolveConfig,
+  readConfigFile,
+  checkConfigValues,
+  preset,
+  DEFAULTS,
+  CONFIG_SCHEMA,
+  CONFIG_KEYS,
+  ConfigError,
+  type KeySpec,
+  type ValueOrigin,
+  type TrainConfig,
+} from "./config.js";
+export { checkEvaluationImages } from "./preflight.js";
 export {
   jsDivergence,
   klSeparate,

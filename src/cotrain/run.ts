@@ -16,6 +16,7 @@ import { MultiViewLoader } from "../data/loader.js";
 import { presetAugmentation } from "../data/transforms/pipeline.js";
 import { ConfigError, type TrainConfig } from "./config.js";
 import { openDatasets } from "./datasets.js";
+import { checkEvaluationImages } from "./preflight.js";
 import { drawsRandomInForward, randomDrawsMessage } from "./concurrent.js";
 import type { StepOptions } from "./step.js";
 
@@ -34,11 +35,17 @@ export interface Run {
   readonly stepOptions: StepOptions;
 }
 
+export interface BuildRunOptions {
+  /** Where the evaluation images' pre-flight check shows its progress (default: nowhere). */
+  progress?: NodeJS.WritableStream | null;
+}
+
 /**
  * Builds the run for `c`: sets the thread count and seed, then builds members, optimiser and
- * loaders. Throws (releasing what it built) when the architecture, S or the data reject the config.
+ * loaders, and decodes every evaluation image once (preflight.ts). Throws (releasing what it
+ * built) when the architecture, S or the data reject the config.
  */
-export async function buildRun(c: TrainConfig): Promise<Run> {
+export async function buildRun(c: TrainConfig, opts: BuildRunOptions = {}): Promise<Run> {
   const threads = c.threads > 0 ? c.threads : availableParallelism();
   setNumThreads(threads);
   manualSeed(c.seed);
@@ -53,6 +60,7 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
       throw new ConfigError(randomDrawsMessage(c.arch));
     }
     const { train: trainSet, test: testSet } = openDatasets(c);
+    await checkEvaluationImages(testSet, opts.progress ?? null);
     const augment = presetAugmentation(c.dataset, {
       train: true,
       autoaugment: c.autoaugment,
@@ -68,6 +76,7 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
       seed: c.seed,
       workers: c.workers,
       mixupAlpha: c.mixupAlpha,
+      onBadImage: c.onBadImage,
     });
     made.loaders.push(trainLoader);
     const testLoader = new MultiViewLoader({

@@ -8,7 +8,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
-import { resolveConfig, configDiff, ConfigError, type TrainConfig } from "./config.js";
+import {
+  resolveConfig,
+  readConfigFile,
+  configDiff,
+  ConfigError,
+  RESUME_MUTABLE,
+  type TrainConfig,
+} from "./config.js";
 import { RUN_LOCK, assertRunDirFree } from "./run_lock.js";
 
 /** What a caller of `train` gives: any config keys, the run directory, and arch for a new run. */
@@ -31,7 +38,7 @@ export interface ResolvedRun {
   notes: string[];
 }
 
-const ONLY_MUTABLE = "only epochs, workers and keepLast may change on resume";
+const ONLY_MUTABLE = `only ${[...RESUME_MUTABLE].filter((k) => k !== "runDir").join(", ")} may change on resume`;
 
 /**
  * Resolves the config for a new run, or the saved one (plus allowed changes) for a resumed run;
@@ -83,17 +90,17 @@ function resolveResumed(user: TrainInput, fromCheckpoint?: CheckpointConfig): Re
     );
     return fromCheckpoint.config as unknown as TrainConfig;
   };
-  let saved: TrainConfig;
-  let fromFile = false;
-  if (!existsSync(configPath)) saved = recover("does not exist");
-  else {
+  const readSaved = (): { saved: TrainConfig; fromFile: boolean } => {
+    if (!existsSync(configPath)) return { saved: recover("does not exist"), fromFile: false };
     try {
-      saved = JSON.parse(readFileSync(configPath, "utf8")) as TrainConfig;
-      fromFile = true;
+      JSON.parse(readFileSync(configPath, "utf8"));
     } catch (e) {
-      saved = recover(`is not valid JSON (${(e as Error).message})`);
+      return { saved: recover(`is not valid JSON (${(e as Error).message})`), fromFile: false };
     }
-  }
+    // Parsable: every value is checked by the schema, its errors naming this file and key.
+    return { saved: readConfigFile(configPath, "run config") as TrainConfig, fromFile: true };
+  };
+  const { saved, fromFile } = readSaved();
   if (fromFile && fromCheckpoint) {
     const edited = configDiff(fromCheckpoint.config as unknown as TrainConfig, saved);
     if (edited.length) {

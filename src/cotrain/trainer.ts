@@ -189,7 +189,7 @@ export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<
   let stop: StopRequest | undefined;
   let steps: StepRunner | undefined;
   try {
-    run = await buildRun(c);
+    run = await buildRun(c, { progress: out });
     const { state, partialEpoch }: Restored = plan?.from
       ? restoreCheckpoint(checkpointDir(c), plan.from.name, run.members, run.optimizer)
       : { state: freshRunState() };

@@ -1,5 +1,6 @@
 // ImageNet-style folders: root/<split>/<class>/<image>, classes in sorted
-// order (torchvision ImageFolder's convention), decoded with sharp (libvips).
+// order (torchvision ImageFolder's convention), decoded with sharp (libvips) to the pixels
+// Pillow's convert("RGB") gives (decode.ts).
 //
 // Train geometry is RandomResizedCrop(scale (0.1, 1), ratio (3/4, 4/3),
 // bicubic) and eval geometry Resize(int(1.15·crop), bicubic) + CenterCrop
@@ -10,10 +11,11 @@
 // with Pillow's.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import sharp, { type Sharp, type OutputInfo } from "sharp";
+import type { Sharp } from "sharp";
 import type { RgbImage } from "./image.js";
 import type { Rng } from "./prng.js";
 import { DataError } from "./errors.js";
+import { decodeRgb, decodeWith, openImage, sourceToRgb, transformRgb } from "./decode.js";
 import { sharedInt32, type DatasetSource } from "./dataset.js";
 import type { CroppingDataset } from "./batch_fill.js";
 import type { CropConfig } from "./transforms/pipeline.js";
@@ -123,10 +125,9 @@ export class ImageFolderDataset implements CroppingDataset {
     };
   }
 
-  /** Full-size decoded image i, RGB (alpha dropped, gray expanded — PIL's convert("RGB")). */
+  /** Full-size decoded image i, RGB as Pillow's convert("RGB") gives it (decode.ts). */
   async getImage(i: number): Promise<RgbImage> {
-    const file = this.fileAt(i);
-    return toRgb(file, await decode(file, (s) => s));
+    return decodeRgb(this.fileAt(i));
   }
 
   async loadCropped(i: number, crop: CropConfig, rng: Rng): Promise<RgbImage> {
@@ -135,26 +136,20 @@ export class ImageFolderDataset implements CroppingDataset {
       case "randomResized": {
         const full = await this.getImage(i);
         const box = randomResizedCropBox(full.width, full.height, rng, crop.scale, crop.ratio);
-        const raw = sharp(Buffer.from(full.data.buffer, full.data.byteOffset, full.data.length), {
-          raw: { width: full.width, height: full.height, channels: 3 },
-        });
-        return toRgb(
-          file,
-          await decode(file, () =>
-            raw.extract(box).resize(crop.size, crop.size, { kernel: "cubic", fit: "fill" }),
-          ),
+        return transformRgb(file, full, (s) =>
+          s.extract(box).resize(crop.size, crop.size, { kernel: "cubic", fit: "fill" }),
         );
       }
       case "resizeCenter": {
-        const meta = await metadata(file);
-        const size = shorterSideSize(meta.width, meta.height, crop.resize);
+        const src = await openImage(file);
+        const size = shorterSideSize(src.width, src.height, crop.resize);
         const box = centerCropBox(size.width, size.height, crop.size);
-        return toRgb(
-          file,
-          await decode(file, (s) =>
-            s.resize(size.width, size.height, { kernel: "cubic", fit: "fill" }).extract(box),
-          ),
-        );
+        const geometry = (s: Sharp) =>
+          s.resize(size.width, size.height, { kernel: "cubic", fit: "fill" }).extract(box);
+        // Most files resize while decoding; CMYK and 16-bit gray ones become RGB first.
+        return src.pixels === "plain"
+          ? decodeWith(src, geometry)
+          : transformRgb(file, await sourceToRgb(src), geometry);
       }
       case "pad":
         return padRandomCrop(await this.getImage(i), rng, crop.size, crop.padding);
@@ -186,38 +181,4 @@ function listImages(dir: string): string[] {
   };
   walk(dir);
   return out;
-}
-
-type Decoded = { data: Buffer; info: OutputInfo };
-
-async function decode(file: string, build: (s: Sharp) => Sharp): Promise<Decoded> {
-  try {
-    const pipeline = build(sharp(file, { failOn: "error" }))
-      .removeAlpha()
-      .toColourspace("srgb")
-      .raw();
-    return await pipeline.toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw new DataError("corrupt", `${file}: cannot decode image (${(e as Error).message})`);
-  }
-}
-
-async function metadata(file: string): Promise<{ width: number; height: number }> {
-  try {
-    const m = await sharp(file, { failOn: "error" }).metadata();
-    if (!m.width || !m.height) throw new Error("no dimensions");
-    return { width: m.width, height: m.height };
-  } catch (e) {
-    throw new DataError("corrupt", `${file}: cannot read image header (${(e as Error).message})`);
-  }
-}
-
-function toRgb(file: string, d: Decoded): RgbImage {
-  if (d.info.channels !== 3)
-    throw new DataError("corrupt", `${file}: decoded to ${d.info.channels} channels, expected 3`);
-  return {
-    width: d.info.width,
-    height: d.info.height,
-    data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length),
-  };
 }

@@ -16,6 +16,14 @@ export {
 export { loadCifar10Sample, cifar10SampleDir } from "./sample.js";
 export { loadSvhn, readSvhnMat, type SvhnSplit } from "./svhn.js";
 export { ImageFolderDataset } from "./imagefolder.js";
+export { decodeRgb, BadImageError, BAD_IMAGE_KINDS, type BadImageKind } from "./decode.js";
+export {
+  checkImages,
+  badImageSummary,
+  type BadImage,
+  type ImageCheck,
+  type CheckOptions,
+} from "./image_check.js";
 export { getCifar, type GetOptions } from "./download.js";
 export { defaultDataRoot } from "./paths.js";
 export { NORMALIZATION, ERASING, NUM_CLASSES, type DatasetKind } from "./stats.js";

@@ -14,6 +14,10 @@
 // (call `copyBatch` to keep one). At most `prefetch` batches are in flight.
 // Idle workers are unref'd, so a loader that is never closed does not keep
 // the process alive; `close()` terminates them.
+//
+// Bad image files (image folders only; in-memory records always decode): by default a file
+// that cannot be decoded fails the epoch with a BadImageError naming it; with onBadImage
+// "skip" the image is left out of its batch, which is then shorter, and the batch lists it.
 import { Worker } from "node:worker_threads";
 import { Rng } from "./prng.js";
 import type { ImageDataset } from "./dataset.js";
@@ -21,7 +25,9 @@ import { MemoryDataset } from "./dataset.js";
 import { DataError } from "./errors.js";
 import { Augmenter, type AugmentConfig } from "./transforms/pipeline.js";
 import type { MixupParams } from "./transforms/targets.js";
-import { BatchFiller, STREAM, type SlotBuffers } from "./batch_fill.js";
+import { BatchFiller, STREAM, type FillResult, type SlotBuffers } from "./batch_fill.js";
+import { BadImageError } from "./decode.js";
+import type { BadImage } from "./image_check.js";
 import type { WorkerInit, WorkerRequest, WorkerReply } from "./worker_protocol.js";
 
 export interface LoaderOptions {
@@ -41,6 +47,8 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Mixup Beta(α, α); applied in place to every view with one shared λ/permutation. */
   mixupAlpha?: number;
+  /** An image file that cannot be decoded: fail (default) or leave it out of its batch. */
+  onBadImage?: "skip" | "fail";
 }
 
 export interface Batch {
@@ -53,6 +61,8 @@ export interface Batch {
   epoch: number;
   /** N, C, H, W of each view. */
   shape: [number, number, number, number];
+  /** Image files left out of this batch (onBadImage "skip"); absent when none were. */
+  skipped?: readonly BadImage[];
 }
 
 /** Where to continue: the next batch to produce. */
@@ -66,7 +76,7 @@ interface Slot extends SlotBuffers {
 }
 
 interface PendingTask {
-  resolve: (mix: MixupParams | undefined) => void;
+  resolve: (result: FillResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -82,6 +92,7 @@ export class MultiViewLoader {
   readonly imageSize: { height: number; width: number };
   private readonly augment: AugmentConfig;
   private readonly mixupAlpha: number;
+  private readonly onBadImage: "skip" | "fail";
   private readonly filler: BatchFiller;
   private readonly slots: Slot[];
   private workers: Worker[] = [];
@@ -110,6 +121,9 @@ export class MultiViewLoader {
     this.seed = opts.seed;
     this.mixupAlpha = opts.mixupAlpha ?? 0;
     if (!(this.mixupAlpha >= 0)) throw bad(`mixupAlpha must be ≥ 0`);
+    this.onBadImage = opts.onBadImage ?? "fail";
+    if (this.onBadImage !== "skip" && this.onBadImage !== "fail")
+      throw bad(`onBadImage must be "skip" or "fail", got ${String(opts.onBadImage)}`);
     this.prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * this.numWorkers));
     this.augment = opts.augment;
     const augmenter = new Augmenter(opts.augment);
@@ -127,6 +141,7 @@ export class MultiViewLoader {
       seed: this.seed,
       views: this.views,
       mixupAlpha: this.mixupAlpha,
+      onBadImage: this.onBadImage,
     });
     const floats = this.batchSize * 3 * this.imageSize.height * this.imageSize.width;
     const nSlots = this.numWorkers === 0 ? 1 : this.prefetch + 1; // +1: the batch the consumer holds
@@ -181,15 +196,14 @@ export class MultiViewLoader {
       if (this.numWorkers === 0) {
         const slot = this.slots[0];
         for (let b = first; b < total; b++) {
-          const idx = indicesOf(b);
-          const mix = await this.filler.fill(epoch, b, idx, slot);
-          yield this.makeBatch(slot, idx.length, b, epoch, mix);
+          const filled = await this.filler.fill(epoch, b, indicesOf(b), slot);
+          yield this.makeBatch(slot, b, epoch, filled);
         }
         return;
       }
       this.startWorkers();
       const free = [...this.slots];
-      const inflight: { b: number; slot: Slot; done: Promise<MixupParams | undefined> }[] = [];
+      const inflight: { b: number; slot: Slot; done: Promise<FillResult> }[] = [];
       let nextToSchedule = first;
       const schedule = () => {
         while (inflight.length < this.prefetch && free.length > 0 && nextToSchedule < total) {
@@ -208,16 +222,10 @@ export class MultiViewLoader {
           schedule();
           const task = inflight.shift();
           if (!task || task.b !== b) throw new Error(`loader internal error: expected batch ${b}`);
-          const mix = await task.done;
+          const filled = await task.done;
           held = task.slot;
           schedule();
-          yield this.makeBatch(
-            task.slot,
-            Math.min(this.batchSize, order.length - b * this.batchSize),
-            b,
-            epoch,
-            mix,
-          );
+          yield this.makeBatch(task.slot, b, epoch, filled);
         }
       } finally {
         // Early exit or error: let in-flight work land before the slots are reused.
@@ -229,13 +237,8 @@ export class MultiViewLoader {
     }
   }
 
-  private makeBatch(
-    slot: Slot,
-    n: number,
-    index: number,
-    epoch: number,
-    mixup?: MixupParams,
-  ): Batch {
+  private makeBatch(slot: Slot, index: number, epoch: number, filled: FillResult): Batch {
+    const { images: n, mixup, skipped } = filled;
     const { height: h, width: w } = this.imageSize;
     const floats = n * 3 * h * w;
     const batch: Batch = {
@@ -246,6 +249,7 @@ export class MultiViewLoader {
       shape: [n, 3, h, w],
     };
     if (mixup) batch.mixup = mixup;
+    if (skipped.length) batch.skipped = skipped;
     return batch;
   }
 
@@ -257,6 +261,7 @@ export class MultiViewLoader {
       seed: this.seed,
       views: this.views,
       mixupAlpha: this.mixupAlpha,
+      onBadImage: this.onBadImage,
       slots: this.slots.map((s) => ({ views: s.views, labels: s.labels })),
     };
     for (let i = 0; i < this.numWorkers; i++) {
@@ -283,7 +288,7 @@ export class MultiViewLoader {
     batchIndex: number,
     indices: Int32Array,
     slot: Slot,
-  ): Promise<MixupParams | undefined> {
+  ): Promise<FillResult> {
     const id = this.nextTaskId++;
     let w = 0;
     for (let i = 1; i < this.workers.length; i++)
@@ -303,10 +308,19 @@ export class MultiViewLoader {
     if (!task) return;
     this.pending.delete(msg.id);
     this.updateRefs();
-    if (msg.error) {
-      const e = msg.errorCode ? new DataError(msg.errorCode, msg.error) : new Error(msg.error);
-      task.reject(e);
-    } else task.resolve(msg.mixup ? { lambda: msg.mixup.lambda, perm: msg.mixup.perm } : undefined);
+    if (msg.error !== undefined) {
+      const b = msg.badImage;
+      task.reject(
+        b
+          ? new BadImageError(b.file, b.kind, b.reason)
+          : msg.errorCode
+            ? new DataError(msg.errorCode, msg.error)
+            : new Error(msg.error),
+      );
+    } else {
+      const mixup = msg.mixup ? { lambda: msg.mixup.lambda, perm: msg.mixup.perm } : undefined;
+      task.resolve({ images: msg.images ?? 0, mixup, skipped: msg.skipped ?? [] });
+    }
   }
 
   private failAll(err: Error): void {
@@ -347,5 +361,6 @@ export function copyBatch(batch: Batch): Batch {
     views: batch.views.map((v) => v.slice()),
     labels: batch.labels.slice(),
     mixup: batch.mixup ? { lambda: batch.mixup.lambda, perm: batch.mixup.perm.slice() } : undefined,
+    skipped: batch.skipped ? [...batch.skipped] : undefined,
   };
 }

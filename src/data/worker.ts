@@ -5,6 +5,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { MemoryDataset, type ImageDataset, type DatasetSource } from "./dataset.js";
 import { DataError } from "./errors.js";
+import { BadImageError } from "./decode.js";
 import { Augmenter } from "./transforms/pipeline.js";
 import { BatchFiller } from "./batch_fill.js";
 import type { WorkerInit, WorkerRequest, WorkerReply } from "./worker_protocol.js";
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     seed: init.seed,
     views: init.views,
     mixupAlpha: init.mixupAlpha,
+    onBadImage: init.onBadImage,
   });
   // Serialise requests: one batch at a time per worker keeps memory bounded and output order irrelevant.
   let queue = Promise.resolve();
@@ -31,14 +33,18 @@ async function main(): Promise<void> {
     queue = queue.then(async () => {
       let reply: WorkerReply;
       try {
-        const mix = await filler.fill(req.epoch, req.batchIndex, req.indices, init.slots[req.slot]);
-        reply = { id: req.id, mixup: mix };
+        const r = await filler.fill(req.epoch, req.batchIndex, req.indices, init.slots[req.slot]);
+        reply = { id: req.id, images: r.images, mixup: r.mixup, skipped: r.skipped };
       } catch (e) {
         const err = e as Error;
         reply = {
           id: req.id,
           error: err.message,
           errorCode: e instanceof DataError ? e.code : undefined,
+          badImage:
+            e instanceof BadImageError
+              ? { file: e.file, kind: e.kind, reason: e.reason }
+              : undefined,
         };
       }
       port.postMessage(reply);

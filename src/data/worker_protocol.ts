@@ -2,6 +2,7 @@
 import type { DatasetSource } from "./dataset.js";
 import type { AugmentConfig } from "./transforms/pipeline.js";
 import type { DataErrorCode } from "./errors.js";
+import type { BadImage } from "./image_check.js";
 
 export interface WorkerInit {
   source: DatasetSource;
@@ -9,6 +10,7 @@ export interface WorkerInit {
   seed: number;
   views: number;
   mixupAlpha: number;
+  onBadImage: "skip" | "fail";
   /** Shared output slots, indexed by slot id. */
   slots: { views: Float32Array[]; labels: Int32Array }[];
 }
@@ -23,7 +25,13 @@ export interface WorkerRequest {
 
 export interface WorkerReply {
   id: number;
+  /** Images written to the slot. */
+  images?: number;
   mixup?: { lambda: number; perm: Int32Array };
+  /** Image files left out of the batch (onBadImage "skip"). */
+  skipped?: BadImage[];
   error?: string;
   errorCode?: DataErrorCode;
+  /** The error was a BadImageError: its parts, so the loader can rebuild it. */
+  badImage?: BadImage;
 }

@@ -15,7 +15,7 @@
 import { DTYPE_INFO, DTYPES } from "../tensor/dtype.js";
 import { type DType, type TensorRecord, itemSize, numel } from "./record.js";
 import { PyGlobal, PyObject, type PyFunction, unpickle } from "./pickle.js";
-import { type ByteSource, ZipReader, bufferSource, fileSource } from "./zip.js";
+import { type ByteSource, ZipError, ZipReader, bufferSource, fileSource } from "./zip.js";
 
 /** A tensor from a checkpoint: a TensorRecord plus what torch said about it. */
 export class PthTensor implements TensorRecord {
@@ -233,7 +233,10 @@ function loadZip(src: ByteSource, file: string): PthObject {
   try {
     zip = new ZipReader(src);
   } catch (e) {
-    throw new PthError(file, `corrupt zip container: ${(e as Error).message}`);
+    throw new PthError(
+      file,
+      e instanceof ZipError ? e.detail : `corrupt zip container: ${(e as Error).message}`,
+    );
   }
   const pkl = zip.names().find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkl === undefined)
@@ -417,10 +420,15 @@ export function extractStateDict(obj: PthObject, source = "checkpoint"): StateDi
     else others.set(location === "" ? String(k) : `${location}.${String(k)}`, v);
   }
   if (found.length === 0) {
-    const keys = [...obj.keys()].map(String).slice(0, 10).join(", ");
+    if (obj.size === 0)
+      throw new PthError(
+        source,
+        "no state dict found: the checkpoint holds an empty dict (nothing was saved in it)",
+      );
+    const keys = [...obj.keys()].map(String);
     throw new PthError(
       source,
-      `no state dict found (no tensors at the top level or under "state_dict"/"model"; top-level keys: ${keys})`,
+      `no state dict found (no tensors at the top level or under "state_dict"/"model"; top-level keys: ${keys.slice(0, 10).join(", ")}${keys.length > 10 ? ", …" : ""})`,
     );
   }
   const prefix = "module.";

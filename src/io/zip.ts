@@ -78,7 +78,11 @@ const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
 
 export class ZipError extends Error {
-  constructor(file: string, detail: string) {
+  constructor(
+    file: string,
+    /** What is wrong, without the file name (for callers that name the file themselves). */
+    readonly detail: string,
+  ) {
     super(`${file}: ${detail}`);
     this.name = "ZipError";
   }
@@ -112,7 +116,15 @@ export class ZipReader {
         break;
       }
     }
-    if (eocd < 0) fail("not a ZIP archive (no end-of-central-directory record)");
+    if (eocd < 0) {
+      // A file that starts with a local header but has no directory at its end was cut short.
+      const head = src.size >= 4 ? view(src.read(0, 4)).getUint32(0, true) : 0;
+      fail(
+        head === SIG_LOCAL
+          ? `truncated: it starts as a ZIP archive but its end (the central directory) is missing after ${src.size} bytes (an interrupted save or download?)`
+          : "not a ZIP archive (no end-of-central-directory record)",
+      );
+    }
     let count = tdv.getUint16(eocd + 10, true);
     let cdSize = tdv.getUint32(eocd + 12, true);
     let cdOffset = tdv.getUint32(eocd + 16, true);

@@ -32,9 +32,29 @@ function isSafetensors(path: string): boolean {
   }
 }
 
+/** Files in a directory that look like weights, for the message when a directory is given. */
+const WEIGHTS_FILE = /\.(pth|pth\.tar|pt|tar|ckpt|bin|safetensors)$/;
+
+function directoryMessage(dir: string): string {
+  let found: string[] = [];
+  try {
+    found = fs.readdirSync(dir).filter((f) => WEIGHTS_FILE.test(f));
+  } catch {
+    // An unreadable directory: the message without suggestions still says what to give.
+  }
+  const hint = found.length
+    ? `; it holds ${found
+        .slice(0, 5)
+        .map((f) => `${dir.replace(/\/$/, "")}/${f}`)
+        .join(", ")}${found.length > 5 ? ", …" : ""}`
+    : "";
+  return `${dir} is a directory; give the weights file itself (a torch.save checkpoint such as model_best.pth.tar, or a .safetensors file)${hint}`;
+}
+
 /** Reads the tensors of a safetensors file or a PyTorch checkpoint (`module.` stripped). */
 export function readWeights(path: string): WeightsFile {
   if (!fs.existsSync(path)) throw new Error(`${path}: no such file`);
+  if (fs.statSync(path).isDirectory()) throw new Error(directoryMessage(path));
   if (isSafetensors(path)) {
     const { tensors, metadata } = readSafetensors(path);
     return { tensors, format: "safetensors", info: { ...metadata } };

@@ -28,7 +28,30 @@ export class Members extends Module {
     if (Array.isArray(x) && x.length !== this.split) {
       throw new RangeError(`${this.arch}: ${x.length} views given for ${this.split} members`);
     }
-    return this.models.items.map((m, i) => m.forward(Array.isArray(x) ? x[i] : x));
+    const views = Array.isArray(x) ? x : [x];
+    for (const v of views) this.checkInput(v);
+    try {
+      return this.models.items.map((m, i) => m.forward(Array.isArray(x) ? x[i] : x));
+    } catch (e) {
+      // An input smaller than the crop the model was built for can shrink to nothing inside it
+      // (a 2×2 input after DenseNet's transitions); say so next to the operator's own message.
+      const [, , h, w] = views[0].shape;
+      const crop = this.options.crop;
+      if (h < crop || w < crop)
+        throw new RangeError(
+          `${this.arch}: the forward pass failed on a ${h}×${w} input, smaller than the ${crop}×${crop} images the model is built for (it may shrink to nothing inside the network): ${(e as Error).message}`,
+        );
+      throw e;
+    }
+  }
+
+  /** One shape check per forward: images N×3×H×W with H, W ≥ 1, before any layer runs. */
+  private checkInput(x: Tensor): void {
+    const s = x.shape;
+    if (s.length !== 4 || s[1] !== 3 || s[2] < 1 || s[3] < 1)
+      throw new RangeError(
+        `${this.arch}: input of shape [${s.join(", ")}]; expected images N×3×H×W with H and W at least 1 (the model is built for ${this.options.crop}×${this.options.crop})`,
+      );
   }
 
   /** The ensemble's logits: the mean of the members' logits (the reference's default, REFERENCE.md §4). */

@@ -92,10 +92,10 @@ test("divco train: flag, config and architecture errors are usage errors (exit 2
         ["--arch", "resnet29", "--dataset", "imagenet", ...base.slice(0, 2)],
         "resnet29 is not defined for imagenet",
       ],
-      [["--arch", "resnet29", "--lr", "fast", ...base], '--lr takes a number, got "fast"'],
+      [["--arch", "resnet29", "--lr", "fast", ...base], '--lr: expected a number ≥ 0, got "fast"'],
       [
         ["--arch", "resnet29", "--optimizer", "Adam", ...base],
-        "optimizer must be one of SGD, AdamW, RMSprop, got Adam",
+        '--optimizer: expected one of SGD, AdamW, RMSprop, got "Adam"',
       ],
       [["--arch", "resnet29"], "--run-dir DIR is required (or --resume DIR)"],
       [["--arch", "resnet29", "--epochs"], "--epochs needs a value (N)"],
@@ -142,7 +142,7 @@ test("divco eval: usage errors exit 2", async () => {
         [...w, "--arch", "resnet29", "--split", "2", "--ensemble", "vote"],
         '--ensemble must be one of mean_logits, mean_probs, max, geometric, got "vote"',
       ],
-      [["--run", dir, "--on", "val"], "--on must be test or train, got val"],
+      [["--run", dir, "--on", "val"], '--on must be test or train, got "val"'],
       [["--run", dir, "--batch-size", "0"], '--batch-size takes a positive integer, got "0"'],
     ];
     for (const [argv, msg] of cases) {

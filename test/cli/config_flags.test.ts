@@ -88,11 +88,12 @@ test("flags become config values; --config supplies keys that flags override", (
   assert.deepEqual(configFromArgs(values("--milestones", "")), { milestones: [] });
   assert.throws(
     () => configFromArgs(values("--lr", "fast")),
-    (e: Error) => e instanceof ConfigError && e.message === '--lr takes a number, got "fast"',
+    (e: Error) =>
+      e instanceof ConfigError && e.message === '--lr: expected a number ≥ 0, got "fast"',
   );
   assert.throws(
     () => configFromArgs(values("--milestones", "10,x")),
-    /--milestones: "x" is not a number/,
+    /--milestones: expected comma-separated integers ≥ 0 such as 100,150, got "10,x"/,
   );
   const dir = tempDir("config");
   const file = join(dir, "c.json");
@@ -105,6 +106,6 @@ test("flags become config values; --config supplies keys that flags override", (
   writeFileSync(file, JSON.stringify({ epochs: 5, batch_size: 3 }));
   assert.throws(
     () => configFromArgs(values("--config", file)),
-    /--config .*c\.json: unknown key batch_size/,
+    /config file .*c\.json: unknown key batch_size \(did you mean batchSize\?\)/,
   );
 });

@@ -40,6 +40,6 @@ test("the ensemble rule is one of REFERENCE.md §4's", () => {
   assert.equal(resolveConfig({ ...base, ensemble: "geometric" }).ensemble, "geometric");
   assert.throws(
     () => resolveConfig({ ...base, ensemble: "median" as never }),
-    /ensemble must be one of mean_logits, mean_probs, max, geometric, got median/,
+    /config key "ensemble": expected one of mean_logits, mean_probs, max, geometric, got "median"/,
   );
 });

@@ -103,6 +103,7 @@ test("the epoch summary, metrics row and printed line come from the sums, the ev
     eval: ev,
     seconds: 4,
     imagesPerSecond: 12,
+    skippedImages: 0,
   });
   const row = epochRow(info, 17);
   assert.deepEqual(
@@ -123,6 +124,7 @@ test("the epoch summary, metrics row and printed line come from the sums, the ev
       "val_acc1_member1",
       "epoch_seconds",
       "train_images_per_s",
+      "train_skipped_images",
     ],
     "the columns, in the order metrics.csv shows them",
   );
@@ -130,6 +132,9 @@ test("the epoch summary, metrics row and printed line come from the sums, the ev
   assert.equal(row.step, 17);
   assert.equal(row.val_acc1_member1, 57.5);
   assert.equal(row.train_images_per_s, 12);
+  assert.equal(row.train_skipped_images, 0);
+  const skipped = summarizeEpoch(3, { ...sums, skipped: 2 }, ev, 4);
+  assert.equal(epochRow(skipped, 17).train_skipped_images, 2, "images skipped as undecodable");
   assert.equal(
     epochLine(info, 10),
     "epoch 4/10: loss 1.6667 | val ensemble top-1 61.50% top-5 95.25% | members 58.00% 57.50% | 4.0 s, 12 img/s\n",
