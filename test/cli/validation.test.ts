@@ -82,17 +82,19 @@ test("divco train --resume / divco eval --run: a damaged config.json is named, w
     const cfg = path.join(dir, "config.json");
     // Before: "Unexpected token 'g', "garbage" is not valid JSON", no file named.
     fs.writeFileSync(cfg, "garbage\n");
-    for (const [run, argv, cmd] of [
-      [runTrain, ["--resume", dir], "train"],
-      [runEval, ["--run", dir], "eval"],
-    ] as const) {
-      const r = await runCaptured(run, [...argv]);
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(
-        r.stderr,
-        new RegExp(`^divco ${cmd}: run config ${cfg} is not valid JSON: Unexpected token`),
-      );
-    }
+    // A resume without a checkpoint to recover the configuration from refuses, naming the file.
+    const t = await runCaptured(runTrain, ["--resume", dir]);
+    assert.equal(t.code, 2, t.stderr);
+    assert.match(
+      t.stderr,
+      new RegExp(`^divco train: cannot resume: ${cfg} is not valid JSON \\(Unexpected token`),
+    );
+    const e = await runCaptured(runEval, ["--run", dir]);
+    assert.equal(e.code, 2, e.stderr);
+    assert.match(
+      e.stderr,
+      new RegExp(`^divco eval: run config ${cfg} is not valid JSON: Unexpected token`),
+    );
     // A run recorded before values were checked: resuming names the key and the file.
     fs.writeFileSync(cfg, JSON.stringify({ arch: "resnet29", runDir: dir, sameView: "yes" }));
     const r = await runCaptured(runTrain, ["--resume", dir]);
