@@ -342,9 +342,12 @@ export function tradeoffSpec(t: TradeoffChart): ChartSpec {
     id: `tradeoff-${t.kind}`,
     title: t.title,
     caption:
-      t.kind === "latency"
-        ? "Each series connects S = 1, 2, 4 of one architecture; points are labelled with S and the fastest execution mode at this batch size. Accuracy is the mean final ensemble top-1 over seeds (bars: min–max)."
-        : "Each series connects S = 1, 2, 4 of one architecture; points are labelled with S. Accuracy is the mean final ensemble top-1 over seeds (bars: min–max); the paper's reported points, where the arch and dataset match, are grey and dashed.",
+      `Each series connects S = 1, 2, 4 of one architecture; points are labelled with S` +
+      (t.kind === "latency" ? " and the fastest execution mode at this batch size" : "") +
+      ". Accuracy is the mean final ensemble top-1 over seeds (bars: min–max). " +
+      (sources.includes("paper")
+        ? "The paper's reported points for the same architecture and dataset are grey and dashed."
+        : "The paper reports no point for these architectures and datasets."),
     spec: spec as TopLevelSpec,
   };
 }

@@ -291,7 +291,8 @@ function uniqueIds(names: readonly string[]): string[] {
 }
 
 const plural = (n: unknown, noun: string) => `${fmt(n)} ${noun}${n === 1 ? "" : "s"}`;
-const fmt = (v: unknown) => (typeof v === "number" ? String(v) : JSON.stringify(v));
+const fmt = (v: unknown) =>
+  typeof v === "number" || typeof v === "string" ? String(v) : JSON.stringify(v);
 
 /** A readable one-line recipe from config.json (keys an older run lacks are left out). */
 export function recipeLine(c: Record<string, unknown>): string {

@@ -351,7 +351,7 @@ test("the recipe line reads the config; keys an older run lacks are left out", (
     recipeLine(cfg),
     "SGD (Nesterov) lr 0.1, cos schedule, 1 warm-up epoch; batch 128; weight decay 0.0001·exp(1/S−1); " +
       "AutoAugment + erasing p=0.5 + mixup α=0.2; js_divergence weight 0.5 (warmed up over 2 epochs); " +
-      'data "../shared/data/cifar-10-batches-bin"',
+      "data ../shared/data/cifar-10-batches-bin",
   );
   assert.equal(recipeLine({ arch: "resnet29", split: 2 }), "");
   assert.equal(recipeLine({ batchSize: 64, split: 1, cotLoss: "js_divergence" }), "batch 64");
