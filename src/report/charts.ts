@@ -231,6 +231,17 @@ export function labelQuadrants(points: readonly TradeoffPoint[]): string[] {
   });
 }
 
+/** Smallest top-1 range a trade-off chart shows, in points: a 0.2-point gap must not fill the chart. */
+export const MIN_TOP1_SPAN = 2;
+
+/** The y domain: the points' min–max, widened about its middle to at least MIN_TOP1_SPAN. */
+export function top1Domain(points: readonly TradeoffPoint[]): [number, number] {
+  const lo = Math.min(...points.map((p) => p.top1Min));
+  const hi = Math.max(...points.map((p) => p.top1Max));
+  const pad = Math.max(0, (MIN_TOP1_SPAN - (hi - lo)) / 2);
+  return [lo - pad, hi + pad];
+}
+
 export function tradeoffSpec(t: TradeoffChart): ChartSpec {
   const series = tradeoffSeries(t);
   const quadrants = labelQuadrants(t.points);
@@ -264,7 +275,7 @@ export function tradeoffSpec(t: TradeoffChart): ChartSpec {
     field: "top1",
     type: "quantitative",
     title: "final ensemble top-1 (%)",
-    scale: { zero: false, padding: 16 },
+    scale: { zero: false, padding: 16, domain: top1Domain(t.points) },
   };
   const spec = {
     $schema: SCHEMA,
