@@ -142,11 +142,14 @@ ${data.groups.length ? '<li><a href="#seeds">Over seeds</a></li>' : ""}
 ${data.runs.map((r) => `<li><a href="#run-${esc(r.id)}">${esc(r.name)}</a></li>`).join("\n")}
 ${data.notes.length ? '<li><a href="#notes">Notes</a></li>' : ""}
 </ul></nav>`);
-  if (tradeoffs.length)
+  if (tradeoffs.length) {
+    const latency = byId.has("tradeoff-latency");
     parts.push(`<section id="trade-offs">
-<h2>Trade-offs: accuracy against size, compute and latency</h2>
+<h2>Trade-offs: accuracy against size, compute${latency ? " and latency" : ""}</h2>
+${latency ? "" : '<p class="lead">No latency chart: give latency measurements with <code>--latency FILE</code> (the JSON of <code>divco bench latency</code>).</p>'}
 ${tradeoffs.map(figure).join("\n")}
 </section>`);
+  }
   if (data.groups.length)
     parts.push(`<section id="seeds">
 <h2>Final accuracy over seeds</h2>
