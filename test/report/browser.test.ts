@@ -1,8 +1,9 @@
 // The report as a person sees it: index.html opened in headless Chromium (Debian's `chromium`,
 // driven by playwright-core). The page must load with no console error, no script error and no
 // request beyond itself, show every chart with the expected number of series and points and its
-// axis titles, and be screenshotted. Two reports: the tiny sample runs with latency measurements,
-// and the short CIFAR-10 reproduction's runs (rebuilt from docs/results.md; no loss or lr logged).
+// axis titles, and be screenshotted. Three reports: the tiny sample runs with latency
+// measurements, the demo's two runs, and the short CIFAR-10 reproduction's runs (rebuilt from
+// docs/results.md; no loss or lr logged).
 // Skipped, saying why, only where Chromium is not installed — and failed instead where
 // DIVCO_REQUIRE_CHROMIUM is set (CI sets it, so the test cannot silently stop running there).
 import { test } from "node:test";
@@ -158,6 +159,7 @@ test(
     const dir = tmpDir();
     const sample = join(dir, "sample");
     const short = join(dir, "cifar10_short");
+    const demo = join(dir, "demo");
     const shot = join(dir, "sample.png");
     const quiet = { log: () => {}, err: (s: string) => assert.fail(s) };
     assert.equal(
@@ -177,6 +179,7 @@ test(
       0,
     );
     assert.equal(await runReport(["--under", fixture("cifar10_short"), "--out", short], quiet), 0);
+    assert.equal(await runReport(["--under", fixture("demo_runs"), "--out", demo], quiet), 0);
     // --screenshot: a full-page PNG as wide as the viewport and as long as the page.
     const png = readFileSync(shot);
     assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
@@ -253,6 +256,17 @@ test(
       );
       await b.page.screenshot({ path: join(dir, "cifar10_short-page.png"), fullPage: true });
       assert.ok(statSync(join(dir, "cifar10_short-page.png")).size > 50_000);
+
+      // The demo's runs: S = 1 and S = 2, one seed each (no seed chart, no min–max bars).
+      const c = await openReport(browser, join(demo, "index.html"));
+      const demoRuns = fixtureRuns("demo_runs");
+      assert.deepEqual(
+        c.view.charts.map((x) => x.id),
+        ["tradeoff-params", "tradeoff-macs", "curves-S1", "curves-S2"],
+      );
+      checkTradeoff(c.view.charts[0], /\(M\)$/, [2], ["S=1", "S=2"]);
+      assert.equal(count(c.view.charts[0], "tradeoff_spread").items, 0);
+      demoRuns.forEach((r, i) => checkCurves(c.view.charts[2 + i], r, i === 0 ? 1 : 2));
     } finally {
       await browser.close();
     }
