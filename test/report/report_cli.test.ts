@@ -125,3 +125,23 @@ test("bad flags and unreadable latency files: exit 2 or 1, naming the problem", 
   );
   assert.equal(existsSync(out), false, "nothing written");
 });
+
+test("--screenshot without a browser: the report is written, the screenshot fails with exit 1", async () => {
+  const out = join(tmpDir(), "report");
+  const saved = process.env.CHROMIUM;
+  process.env.CHROMIUM = "/nonexistent/chromium";
+  try {
+    const [s1] = fixtureRuns("demo_runs");
+    const r = await run([s1, "--out", out, "--screenshot", join(out, "page.png")]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      "divco report: --screenshot: CHROMIUM=/nonexistent/chromium does not exist",
+    );
+    assert.ok(existsSync(join(out, "index.html")));
+    assert.equal(existsSync(join(out, "page.png")), false);
+  } finally {
+    if (saved === undefined) delete process.env.CHROMIUM;
+    else process.env.CHROMIUM = saved;
+  }
+});
