@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up divco on a fresh Debian 12 machine: system packages (libtorch, OpenBLAS, build tools,
-# and Debian's PyTorch/torchvision/Pillow for the side-by-side benchmarks and fixture scripts),
-# then `npm ci` and the native + TypeScript build. Safe to run again: it skips what is there.
+# Debian's PyTorch/torchvision/Pillow for the side-by-side benchmarks and fixture scripts, and
+# Chromium + DejaVu fonts for the report), then `npm ci` and the native + TypeScript build. Safe to
+# run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ APT_PACKAGES=(
   libopenblas0-openmp     # BLAS for libtorch's GEMMs; the OpenMP build shares libtorch's thread pool
   libopenblas-dev
   python3-torch python3-torchvision python3-pil python3-numpy  # benchmarks' PyTorch side, fixture scripts
+  fonts-dejavu-core       # the report's charts are set in DejaVu Sans (SVG, and resvg's PNGs)
+  chromium                # the report's browser test (driven by playwright-core, which downloads no browser)
 )
 
 missing=()

@@ -1,7 +1,8 @@
 // `divco demo`: the README's main job. Offline, on the embedded CIFAR-10 sample, it co-trains a
 // divided model (S=2) and its undivided counterpart (S=1) with the reference's CIFAR recipe
 // (shortened), then prints ensemble vs members vs undivided with params, MACs and time. Both
-// runs stay in the run directory (config, metrics, TensorBoard events, checkpoints).
+// runs stay in the run directory (config, metrics, TensorBoard events, checkpoints), with the HTML
+// report of both (`divco report`) in its report/ directory.
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import {
@@ -17,6 +18,7 @@ import { train, type TrainResult } from "../cotrain/trainer.js";
 import { ConfigError } from "../cotrain/config.js";
 import { create, resolveArch, ArchError } from "../models/registry.js";
 import { countMembers, humanCount } from "../report/accounting.js";
+import { writeReport } from "./report.js";
 import "../models/index.js";
 
 export const DEMO = defineCommand({
@@ -137,5 +139,10 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   out.log(
     `Runs: ${join(runDir, "S1")}, ${join(runDir, `S${split}`)} (metrics.csv, tensorboard/, checkpoints/)`,
   );
+  const index = await writeReport(
+    results.map((x) => join(runDir, `S${x.split}`)),
+    join(runDir, "report"),
+  );
+  out.log(`Report (curves, accuracy vs params/MACs): ${index}`);
   return 0;
 }

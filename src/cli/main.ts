@@ -37,7 +37,7 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = 
     load: async () => (await import("./eval.js")).runEval,
   },
   report: {
-    help: "per-epoch result tables of run directories, and final accuracy over seeds",
+    help: "HTML report of run directories: training curves, accuracy vs params/MACs/latency",
     load: async () => (await import("./report.js")).runReport,
   },
   info: {

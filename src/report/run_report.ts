@@ -2,6 +2,7 @@
 // with it, so no number there is typed by hand). Reads what the trainer writes — config.json and
 // metrics.jsonl — plus any extra evaluations saved next to them as
 // `eval-<label>-epoch-NNNN.json` (`divco eval --json` output), which become extra columns.
+// readRun is also what the HTML/JSON report (report_data.ts) reads a run with.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { readMetrics, type MetricsRow } from "./metrics_log.js";
@@ -13,6 +14,14 @@ export interface RunEpoch {
   memberTop1: number[];
   seconds: number;
   imagesPerSecond: number;
+  /** Training loss per image: Σ members' CE + w·co-training term (NaN where not logged). */
+  trainLoss: number;
+  /** Test loss, summed over the members (the reference's convention, REFERENCE.md §4). */
+  valLoss: number;
+  /** Learning rate of the epoch's last step. */
+  lr: number;
+  /** Co-training weight w(epoch) (REFERENCE.md §3.2). */
+  cotWeight: number;
   /** label → ensemble top-1 and member top-1 of the extra evaluations of this epoch. */
   extra: Record<string, { top1: number; memberTop1: number[] }>;
 }
@@ -23,6 +32,10 @@ export interface RunSummary {
   split: number;
   seed: number;
   epochs: number;
+  /** The dataset kind; runs from before it was recorded trained on the default, CIFAR-10. */
+  dataset: string;
+  /** Every value of config.json, as written by the trainer. */
+  config: Record<string, unknown>;
   rows: RunEpoch[];
 }
 
@@ -31,12 +44,15 @@ const EXTRA = /^eval-(.+)-epoch-(\d+)\.json$/;
 export function readRun(dir: string): RunSummary {
   const cfgPath = join(dir, "config.json");
   if (!existsSync(cfgPath)) throw new Error(`${dir} is not a divco run directory (no config.json)`);
-  const cfg = JSON.parse(readFileSync(cfgPath, "utf8")) as {
-    arch: string;
-    split: number;
-    seed: number;
-    epochs: number;
-  };
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(cfgPath, "utf8"));
+  } catch (e) {
+    throw new Error(`${cfgPath}: not valid JSON (${(e as Error).message})`);
+  }
+  const cfg = raw as { arch: string; split: number; seed: number; epochs: number };
+  if (typeof cfg.arch !== "string" || !Number.isInteger(cfg.split) || cfg.split < 1)
+    throw new Error(`${cfgPath}: not a divco run configuration (no arch or split)`);
   const num = (r: MetricsRow, k: string) => (typeof r[k] === "number" ? (r[k] as number) : NaN);
   const rows: RunEpoch[] = (existsSync(join(dir, "metrics.jsonl")) ? readMetrics(dir) : []).map(
     (r) => ({
@@ -46,6 +62,10 @@ export function readRun(dir: string): RunSummary {
       memberTop1: Array.from({ length: cfg.split }, (_, i) => num(r, `val_acc1_member${i}`)),
       seconds: num(r, "epoch_seconds"),
       imagesPerSecond: num(r, "train_images_per_s"),
+      trainLoss: num(r, "train_loss"),
+      valLoss: num(r, "val_loss"),
+      lr: num(r, "lr"),
+      cotWeight: num(r, "cot_weight"),
       extra: {},
     }),
   );
@@ -66,7 +86,17 @@ export function readRun(dir: string): RunSummary {
       throw new Error(`${join(dir, f)}: not a divco eval --json result (no top1/memberTop1)`);
     row.extra[m[1]] = { top1: e.top1, memberTop1: e.memberTop1 };
   }
-  return { dir, arch: cfg.arch, split: cfg.split, seed: cfg.seed, epochs: cfg.epochs, rows };
+  const dataset = typeof raw.dataset === "string" ? raw.dataset : "cifar10";
+  return {
+    dir,
+    arch: cfg.arch,
+    split: cfg.split,
+    seed: cfg.seed,
+    epochs: cfg.epochs,
+    dataset,
+    config: raw,
+    rows,
+  };
 }
 
 const pct = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");

@@ -1,13 +1,15 @@
-// divco report: the tables are built from what the trainer writes (config.json, metrics.jsonl)
-// and from eval-<label>-epoch-NNNN.json files next to them.
+// divco report --format md: the tables are built from what the trainer writes (config.json,
+// metrics.jsonl) and from eval-<label>-epoch-NNNN.json files next to them; docs/results.md is
+// made with them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MetricsLog } from "../../src/report/metrics_log.js";
 import { finalTable, readRun, runTable } from "../../src/report/run_report.js";
 import { runReport } from "../../src/cli/report.js";
+import { fixture } from "./helpers.js";
 
 function fakeRun(root: string, name: string, seed: number, top1: number[], epochs = 2): string {
   const dir = join(root, name);
@@ -63,7 +65,7 @@ test("per-run tables, extra evaluations as columns, and the final mean over seed
   );
 
   const lines: string[] = [];
-  const code = await runReport(["--under", root], {
+  const code = await runReport(["--under", root, "--format", "md"], {
     log: (s) => lines.push(s),
     err: (s) => lines.push(s),
   });
@@ -73,4 +75,20 @@ test("per-run tables, extra evaluations as columns, and the final mean over seed
   assert.equal(await runReport([], { log: () => {}, err: (s) => errs.push(s) }), 2);
   assert.match(errs[0], /give --run DIR or --under DIR/);
   assert.throws(() => readRun(root), /not a divco run directory/);
+});
+
+test("--format md reproduces the tables of docs/results.md from the reproduction's runs", async () => {
+  // test/fixtures/report/cifar10_short holds the runs rebuilt from docs/results.md (its README);
+  // this checks that the Markdown report of them is, character for character, what the page shows.
+  const doc = readFileSync(fixture("../../../docs/results.md"), "utf8");
+  const start = doc.indexOf("**resnet29, S=1, seed 0**");
+  const end = doc.indexOf("\n\nReading it:");
+  assert.ok(start > 0 && end > start, "docs/results.md has its measured tables");
+  const lines: string[] = [];
+  const code = await runReport(["--under", fixture("cifar10_short"), "--format", "md"], {
+    log: (s) => lines.push(s),
+    err: (s) => lines.push(s),
+  });
+  assert.equal(code, 0);
+  assert.equal(lines.join("\n"), doc.slice(start, end));
 });
