@@ -35,6 +35,8 @@ export interface FillSpec {
   views: number;
   /** Mixup α, or 0/undefined for no mixup. */
   mixupAlpha?: number;
+  /** The view index of slot view 0 (a member-parallel rank makes only its member's view). Default 0. */
+  firstView?: number;
 }
 
 export class BatchFiller {
@@ -76,7 +78,12 @@ export class BatchFiller {
         for (let v = 0; v < this.spec.views; v++) {
           // Each view re-reads the source: transforms never modify their input, but crop may return it.
           const img = ds.getImage(idx, this.scratch);
-          this.augmenter.run(img, slot.views[v], k * sampleFloats, this.viewRng(epoch, idx, v));
+          this.augmenter.run(
+            img,
+            slot.views[v],
+            k * sampleFloats,
+            this.viewRng(epoch, idx, (this.spec.firstView ?? 0) + v),
+          );
         }
       }
     } else {
@@ -84,7 +91,7 @@ export class BatchFiller {
         Array.from(indices, async (idx, k) => {
           slot.labels[k] = ds.labels[idx];
           for (let v = 0; v < this.spec.views; v++) {
-            const rng = this.viewRng(epoch, idx, v);
+            const rng = this.viewRng(epoch, idx, (this.spec.firstView ?? 0) + v);
             const img = isCropping(ds)
               ? await ds.loadCropped(idx, this.augmenter.config.crop, rng)
               : this.augmenter.cropInMemory(await ds.getImage(idx), rng);

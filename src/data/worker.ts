@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     seed: init.seed,
     views: init.views,
     mixupAlpha: init.mixupAlpha,
+    firstView: init.firstView,
   });
   // Serialise requests: one batch at a time per worker keeps memory bounded and output order irrelevant.
   let queue = Promise.resolve();

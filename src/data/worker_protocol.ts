@@ -9,6 +9,7 @@ export interface WorkerInit {
   seed: number;
   views: number;
   mixupAlpha: number;
+  firstView: number;
   /** Shared output slots, indexed by slot id. */
   slots: { views: Float32Array[]; labels: Int32Array }[];
 }
