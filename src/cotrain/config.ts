@@ -73,6 +73,13 @@ export interface TrainConfig {
   memoryFormat: "channelsLast" | "contiguous";
   /** Keep the checkpoints of the last N epochs besides `last` and `best`. */
   keepLast: number;
+  // distributed (divco launch: cotrain/distributed.ts; the computation equals one process's)
+  /** Member i in its own process (× data-parallel replicas); only logits cross, for the co-training loss. */
+  memberParallel: boolean;
+  /** Data-parallel batch norm over the global batch, not each rank's shard (the reference's --sync_bn). */
+  syncBn: boolean;
+  /** Seconds the rendezvous or any collective may take before the run fails, naming the rank that stopped. */
+  distTimeout: number;
   runDir: string;
 }
 
@@ -118,6 +125,9 @@ export const DEFAULTS: Omit<TrainConfig, "arch" | "runDir"> = {
   amp: false,
   memoryFormat: "contiguous",
   keepLast: 5,
+  memberParallel: false,
+  syncBn: false,
+  distTimeout: 300, // c10d's own default is 30 minutes: far too long to notice a dead rank
 };
 
 /** Weight decay by architecture on CIFAR (REFERENCE.md §6.2). */
@@ -225,6 +235,16 @@ function validate(c: TrainConfig): void {
   };
   for (const k of ["split", "epochs", "batchSize", "evalBatchSize", "gradAccumulation"] as const)
     posInt(k);
+  if (!(c.distTimeout > 0 && Number.isFinite(c.distTimeout)))
+    throw new ConfigError(`distTimeout must be a number of seconds > 0, got ${c.distTimeout}`);
+  if (c.memberParallel && c.split < 2)
+    throw new ConfigError(
+      "memberParallel puts each of S ≥ 2 members in its own process; with split 1 train data-parallel (drop --member-parallel)",
+    );
+  if (c.memberParallel && c.concurrentMembers)
+    throw new ConfigError(
+      "memberParallel already runs each member in its own process; drop --concurrent-members",
+    );
   for (const k of [
     "lr",
     "momentum",
@@ -298,6 +318,9 @@ export const RESUME_MUTABLE = new Set<keyof TrainConfig>([
   "workers",
   "keepLast",
   "runDir",
+  // how the same computation is spread over processes (a run may resume on another world size)
+  "memberParallel",
+  "distTimeout",
 ]);
 
 /** The differences between a saved config and a requested one, as "key: saved → requested". */

@@ -19,6 +19,20 @@ import { openDatasets } from "./datasets.js";
 import { drawsRandomInForward, randomDrawsMessage } from "./concurrent.js";
 import type { StepOptions } from "./step.js";
 
+/**
+ * This process's part of a distributed run (cotrain/distributed.ts decides it); without one a
+ * process runs the whole run: the config's threads, workers and device, every image, every view.
+ */
+export interface RunPlacement {
+  threads: number;
+  workers: number;
+  device: string;
+  /** This rank's shard of every training and evaluation batch. */
+  shard: { index: number; count: number };
+  /** Member-parallel: the member whose view (only) this rank loads; null: every member's. */
+  member: number | null;
+}
+
 /** Everything a run computes with; `closeRun` releases it. */
 export interface Run {
   readonly config: TrainConfig;
@@ -38,8 +52,11 @@ export interface Run {
  * Builds the run for `c`: sets the thread count and seed, then builds members, optimiser and
  * loaders. Throws (releasing what it built) when the architecture, S or the data reject the config.
  */
-export async function buildRun(c: TrainConfig): Promise<Run> {
-  const threads = c.threads > 0 ? c.threads : availableParallelism();
+export async function buildRun(c: TrainConfig, placement?: RunPlacement): Promise<Run> {
+  const threads = placement?.threads ?? (c.threads > 0 ? c.threads : availableParallelism());
+  const device = placement?.device ?? c.device;
+  const workers = placement?.workers ?? c.workers;
+  const member = placement?.member ?? null;
   setNumThreads(threads);
   manualSeed(c.seed);
   const members = create(c.arch, { split: c.split, dataset: c.dataset });
@@ -47,7 +64,7 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
     loaders: [],
   };
   try {
-    members.to({ device: c.device as "cpu", memoryFormat: c.memoryFormat });
+    members.to({ device: device as "cpu", memoryFormat: c.memoryFormat });
     const optimizer = (made.optimizer = makeOptimizer(c, members));
     if (c.concurrentMembers && drawsRandomInForward(c.arch, members.options)) {
       throw new ConfigError(randomDrawsMessage(c.arch));
@@ -64,9 +81,11 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
       dataset: trainSet,
       augment,
       batchSize: c.batchSize,
-      views: c.sameView ? 1 : c.split,
+      views: c.sameView || member !== null ? 1 : c.split,
+      firstView: c.sameView || member === null ? 0 : member,
+      shard: placement?.shard,
       seed: c.seed,
-      workers: c.workers,
+      workers,
       mixupAlpha: c.mixupAlpha,
     });
     made.loaders.push(trainLoader);
@@ -76,8 +95,9 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
       batchSize: c.evalBatchSize,
       shuffle: false,
       dropLast: false,
+      shard: placement?.shard,
       seed: c.seed,
-      workers: c.workers,
+      workers,
     });
     made.loaders.push(testLoader);
     const batches = trainLoader.batchesPerEpoch();
@@ -101,7 +121,7 @@ export async function buildRun(c: TrainConfig): Promise<Run> {
       cotWarmupEpochs: c.cotWarmupEpochs,
       gradAccumulation: c.gradAccumulation,
       memoryFormat: c.memoryFormat,
-      device: c.device,
+      device,
     };
     return {
       config: c,

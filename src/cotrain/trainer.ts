@@ -10,6 +10,7 @@
 //   EpochLog          run_log.ts          metrics JSONL/CSV, TensorBoard, the printed line
 //   RunCheckpoints    run_checkpoints.ts  last, best, the last N epochs
 //   StopRequest       stop.ts             Ctrl-C / AbortSignal
+//   Distributed       distributed.ts      several processes: agreed config, shards, collectives
 // Resume is bit-exact: a stopped epoch continues from its batch with its running sums.
 import type { TrainConfig } from "./config.js";
 import {
@@ -33,6 +34,7 @@ import {
 } from "./run_checkpoints.js";
 import { StopRequest } from "./stop.js";
 import type { Position } from "./checkpoint.js";
+import { joinDistributed, type Distributed } from "./distributed.js";
 
 export { NonFiniteLossError, type StepInfo } from "./epoch.js";
 export type { EpochInfo } from "./epoch_stats.js";
@@ -55,6 +57,11 @@ export interface TrainOptions {
   progress?: NodeJS.WritableStream | "quiet";
   /** Install a SIGINT handler that checkpoints and stops (the CLI does; library users may not want it). */
   handleSigint?: boolean;
+  /**
+   * Train as one rank of a distributed run (the torchrun environment must be set: `divco
+   * launch` sets it). A process launched with WORLD_SIZE in its environment is one anyway.
+   */
+  distributed?: boolean;
 }
 
 export interface TrainResult {
@@ -69,57 +76,100 @@ export interface TrainResult {
 
 /** What a process writes into the run directory. */
 export interface RunFiles {
-  log: EpochLog;
-  checkpoints: RunCheckpoints;
+  log: Pick<EpochLog, "write">;
+  checkpoints: Pick<RunCheckpoints, "saveLast" | "saveEpoch" | "lastMetaPath">;
   close(): void;
 }
 
 /**
  * The one place that decides what this process writes: config.json, the epoch log (metrics,
- * TensorBoard, the printed line) and the checkpoints. A single process writes them all; with
- * distributed ranks only rank 0 will (DESIGN.md §7). Called once everything that can reject the
- * configuration has run, so a failed start leaves no run directory behind to trip over.
+ * TensorBoard, the printed line) and the checkpoints. A single process writes them all; of
+ * distributed ranks only rank 0 does (DESIGN.md §7): the others get files that write nothing
+ * (`writes` false). Called once everything that can reject the configuration has run, so a
+ * failed start leaves no run directory behind to trip over.
  */
 export function openRunFiles(
   run: Run,
   startEpoch: number,
   out: NodeJS.WritableStream | null,
+  writes = true,
 ): RunFiles {
   const c = run.config;
-  writeRunDirectory(c);
-  const log = EpochLog.open(c.runDir, startEpoch, c.epochs, out);
   const checkpoints = new RunCheckpoints(checkpointDir(c), run.members, run.optimizer, {
     arch: c.arch,
     split: c.split,
     keepLast: c.keepLast,
   });
+  if (!writes) {
+    return {
+      log: { write: () => {} },
+      checkpoints: {
+        saveLast: () => {},
+        saveEpoch: () => {},
+        lastMetaPath: checkpoints.lastMetaPath,
+      },
+      close: () => {},
+    };
+  }
+  writeRunDirectory(c);
+  const log = EpochLog.open(c.runDir, startEpoch, c.epochs, out);
   return { log, checkpoints, close: () => log.close() };
 }
 
 export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<TrainResult> {
-  const resume = opts.resume ?? false;
-  const c = resolveRunConfig(user, resume);
-  const run = await buildRun(c);
-  const out = opts.progress === "quiet" ? null : (opts.progress ?? process.stderr);
+  const dist = await joinDistributed(user, opts.distributed ?? false);
+  if (!dist) return trainIn(null, user, opts);
+  let result: TrainResult;
+  try {
+    result = await trainIn(dist, user, opts);
+  } catch (e) {
+    dist.close();
+    throw e;
+  }
+  await dist.finish();
+  return result;
+}
+
+async function trainIn(
+  dist: Distributed | null,
+  user: TrainInput,
+  opts: TrainOptions,
+): Promise<TrainResult> {
+  let resume = opts.resume ?? false;
+  let c: TrainConfig;
+  if (dist) {
+    ({ config: c, resume } = await dist.agreeOnConfig(user, resume));
+    await dist.connect(c);
+  } else c = resolveRunConfig(user, resume);
+  const run = await buildRun(c, dist?.placement(c));
+  // Of distributed ranks only rank 0 prints, as it alone writes.
+  const out =
+    opts.progress === "quiet" || (dist && !dist.writes) ? null : (opts.progress ?? process.stderr);
   let files: RunFiles | undefined;
   let stop: StopRequest | undefined;
   let steps: StepRunner | undefined;
   try {
-    const { state, partialEpoch }: Restored = resume
-      ? restoreLast(checkpointDir(c), run.members, run.optimizer)
-      : { state: freshRunState() };
-    files = openRunFiles(run, state.position.epoch, out);
+    const { state, partialEpoch }: Restored = dist
+      ? await dist.start(run, resume)
+      : resume
+        ? restoreLast(checkpointDir(c), run.members, run.optimizer)
+        : { state: freshRunState() };
+    files = openRunFiles(run, state.position.epoch, out, dist?.writes ?? true);
+    if (dist) out?.write(dist.describe(run));
     stop = new StopRequest({ signal: opts.signal, handleSigint: opts.handleSigint, out });
     // Started after the checkpoint is restored: concurrent workers compute on these very tensors.
-    steps = await startStepRunner(run);
+    const distSteps = dist?.startSteps(run, stop);
+    steps = distSteps ?? (await startStepRunner(run));
     const ctx: EpochContext = {
       run,
       steps,
       state,
       checkpoints: files.checkpoints,
-      stop,
+      // Distributed ranks stop together, after the step at which any of them was asked to.
+      stop: distSteps?.stop ?? stop,
       out,
       onStep: opts.callbacks?.onStep,
+      beforeSave: dist ? () => dist.beforeSave(run) : undefined,
     };
     const epochs: EpochInfo[] = [];
     let status: TrainResult["status"] = "completed";
@@ -130,14 +180,16 @@ export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<
         status = "interrupted";
         break;
       }
-      const info = summarizeEpoch(epoch, trained.sums, await validate(run, epoch), trained.seconds);
+      const evaluated = dist ? await dist.validate(run, epoch) : await validate(run, epoch);
+      const info = summarizeEpoch(epoch, trained.sums, evaluated, trained.seconds);
       epochs.push(info);
       const row = epochRow(info, state.position.step);
       files.log.write(info, row);
       state.position = { epoch: epoch + 1, batchIndex: 0, step: state.position.step };
+      await ctx.beforeSave?.();
       files.checkpoints.saveEpoch(state, row, updateBest(state, epoch + 1, info.eval.top1));
       opts.callbacks?.onEpoch?.(info);
-      if (stop.requested) {
+      if (ctx.stop.requested) {
         status = epoch + 1 < c.epochs ? "interrupted" : "completed";
         break;
       }
