@@ -11,6 +11,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <exception>
+#include <system_error>
+#include <unistd.h>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -71,7 +75,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   exports.Set("distAvailable", Napi::Function::New(env, DistAvailable, "distAvailable"));
   for (const char* name : {"distInitWorld", "distStoreSet", "distStoreGet", "distNewGroup", "distAllReduce",
                            "distBroadcast", "distAllGather", "distBarrier", "distAllGatherSync", "distAllGatherGrad",
-                           "distReducer", "distBackward", "distReleaseReducer", "distDestroy", "distPeers"}) {
+                           "distReducer", "distBackward", "distReleaseReducer", "distDestroy", "distPeers", "distLeave"}) {
     exports.Set(name, Napi::Function::New(env, NotBuilt, name));
   }
 }
@@ -97,6 +101,33 @@ std::string ErrorText(const std::exception& e) {
 // be reached, rank 0 is the one that died.
 constexpr Ms kBeat{500};
 
+// libtorch 1.13's TCPStore clients run a listening thread that ends the process with
+// std::terminate when the store's host goes away (a std::system_error escapes it). Nothing can
+// catch that; the handler below at least says what happened before the process exits.
+std::atomic<int> terminate_rank{-1};
+std::string terminate_where;  // "host:port", written once before the handler is installed
+std::terminate_handler previous_terminate = nullptr;
+
+void OnTerminate() {
+  if (auto e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::system_error& error) {
+      if (terminate_rank.load() >= 0) {
+        std::fprintf(stderr,
+                     "divco: rank %d lost the rendezvous store on rank 0 (%s): rank 0 stopped responding (the process died or "
+                     "the machine is unreachable) [%s]\n",
+                     terminate_rank.load(), terminate_where.c_str(), error.what());
+        std::fflush(stderr);
+        _exit(1);
+      }
+    } catch (...) {
+    }
+  }
+  if (previous_terminate) previous_terminate();
+  std::abort();
+}
+
 class World {
  public:
   World(std::string host, int port, int rank, int size, Ms timeout)
@@ -105,11 +136,16 @@ class World {
   ~World() { StopHeartbeat(); }
 
   void Connect() {
+    static std::once_flag once;
+    std::call_once(once, [this] {
+      terminate_where = host_ + ":" + std::to_string(port_);
+      previous_terminate = std::set_terminate(OnTerminate);
+    });
+    terminate_rank = rank_;
     c10d::TCPStoreOptions o;
     o.port = static_cast<std::uint16_t>(port_);
     o.isServer = rank_ == 0;
-    o.numWorkers = size_;
-    o.waitWorkers = true;
+    o.waitWorkers = false;  // it would give up silently at the timeout: the ranks are counted below
     o.timeout = timeout_;
     store_ = c10::make_intrusive<c10d::TCPStore>(host_, o);
     c10d::TCPStoreOptions b;
@@ -121,6 +157,36 @@ class World {
     beatStore_->add(BeatKey(rank_), 1);
     beating_ = true;
     beat_ = std::thread([this] { Beat(); });
+    // Every rank waits until all have joined, so a missing one is reported before training.
+    int64_t joined = store_->add("divco/joined", 1);
+    auto deadline = std::chrono::steady_clock::now() + timeout_;
+    while (joined < size_) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error("only " + std::to_string(joined) + " of " + std::to_string(size_) + " ranks joined");
+      }
+      std::this_thread::sleep_for(Ms(20));
+      joined = store_->add("divco/joined", 0);
+    }
+  }
+
+  // The orderly end: every rank lets go of the store before rank 0, which hosts it, closes it
+  // (so no rank's store thread sees the host vanish). Groups must be destroyed first.
+  void Leave() {
+    StopHeartbeat();
+    beatStore_.reset();
+    if (!store_) return;
+    if (rank_ == 0) {
+      auto deadline = std::chrono::steady_clock::now() + std::min(timeout_, Ms(30000));
+      while (store_->add("divco/left", 0) < size_ - 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(Ms(20));
+      }
+      // The others release their connection right after counting themselves out.
+      std::this_thread::sleep_for(Ms(200));
+    } else {
+      store_->add("divco/left", 1);
+    }
+    terminate_rank = -1;
+    store_.reset();
   }
 
   void StopHeartbeat() {
@@ -149,15 +215,20 @@ class World {
       auto before = read();
       std::this_thread::sleep_for(kBeat * 3);
       auto after = read();
-      std::string dead;
-      int count = 0;
+      std::string dead, absent;
+      int deadCount = 0, absentCount = 0;
       for (int r = 0; r < size_; ++r) {
-        if (r != rank_ && after[r] == before[r]) {
-          dead += (count++ ? ", " : "") + std::to_string(r);
-        }
+        if (r == rank_ || after[r] != before[r]) continue;
+        if (after[r] == 0) absent += (absentCount++ ? ", " : "") + std::to_string(r);
+        else dead += (deadCount++ ? ", " : "") + std::to_string(r);
       }
-      if (count == 0) return "";
-      return std::string(count > 1 ? "ranks " : "rank ") + dead + " stopped responding (the process died or hangs)";
+      std::string out;
+      if (deadCount) out = std::string(deadCount > 1 ? "ranks " : "rank ") + dead + " stopped responding (the process died or hangs)";
+      if (absentCount) {
+        out += (out.empty() ? "" : "; ") + std::string(absentCount > 1 ? "ranks " : "rank ") + absent +
+               " never joined (started? with the same MASTER_ADDR/MASTER_PORT?)";
+      }
+      return out;
     } catch (const std::exception&) {
       return "rank 0 (the rendezvous host at " + host_ + ":" + std::to_string(port_) +
              ") stopped responding (the process died or the machine is unreachable)";
@@ -374,7 +445,7 @@ std::string RendezvousError(const World& w, const std::string& error, int64_t ti
            ": it is already in use (another run, or a previous one still exiting); choose another --master-port / MASTER_PORT [" +
            error + "]";
   }
-  if (w.rank() == 0) {
+  if (error.find("ranks joined") != std::string::npos) {
     return "not every rank joined the rendezvous at " + at + " within " + std::to_string(timeoutMs / 1000) +
            " s (WORLD_SIZE=" + std::to_string(w.size()) + "; are all ranks started, with the same MASTER_ADDR/MASTER_PORT?) [" +
            error + "]";
@@ -518,6 +589,15 @@ Napi::Value DistDestroy(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(info.Env(), "distDestroy: expected a world or group handle");
   }
   return info.Env().Undefined();
+}
+
+// distLeave(world) → Promise<void>: the orderly end of a run (after its groups are destroyed).
+Napi::Value DistLeave(const Napi::CallbackInfo& info) {
+  auto* box = Unbox<WorldBox>(info.Env(), info[0], "distLeave");
+  auto world = box->world;
+  box->world.reset();
+  if (!world) return Queue(info.Env(), "", [] {});
+  return Queue(info.Env(), "leaving the rendezvous", [world] { world->Leave(); });
 }
 
 // distPeers(world) → Promise<string>: which ranks stopped beating ("" when all are alive).
@@ -943,6 +1023,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   exports.Set("distNewGroup", Napi::Function::New(env, DistNewGroup, "distNewGroup"));
   exports.Set("distDestroy", Napi::Function::New(env, DistDestroy, "distDestroy"));
   exports.Set("distPeers", Napi::Function::New(env, DistPeers, "distPeers"));
+  exports.Set("distLeave", Napi::Function::New(env, DistLeave, "distLeave"));
   exports.Set("distAllReduce", Napi::Function::New(env, DistAllReduce, "distAllReduce"));
   exports.Set("distBroadcast", Napi::Function::New(env, DistBroadcast, "distBroadcast"));
   exports.Set("distAllGather", Napi::Function::New(env, DistAllGather, "distAllGather"));

@@ -66,6 +66,9 @@ export async function runTrain(argv: string[], out: Out = stdio): Promise<number
           { ...user, runDir },
           { resume, handleSigint: true, distributed: values.distributed === true },
         );
+        // Of a distributed run's processes only rank 0 reports (it wrote the run directory).
+        if (result.rank !== undefined && result.rank > 0)
+          return result.status === "interrupted" ? 130 : 0;
         if (result.status === "interrupted") {
           out.err(`divco train: interrupted; resume with: divco train --resume ${result.runDir}`);
           return 130;

@@ -439,8 +439,13 @@ export class Distributed {
 
   /** Waits for every rank to finish (so none tears the rendezvous down under another), then leaves. */
   async finish(): Promise<void> {
-    await this.world.group.barrier();
-    this.close();
+    try {
+      await this.world.group.barrier();
+      await this.steps?.close();
+      await this.world.leave();
+    } finally {
+      this.close();
+    }
   }
 
   /** Releases the reducer, the groups and the rendezvous. Idempotent. */

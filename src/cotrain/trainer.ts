@@ -72,6 +72,8 @@ export interface TrainResult {
   bestAcc1: number;
   bestEpoch: number;
   position: Position;
+  /** This process's rank in a distributed run (rank 0 wrote the run directory); absent otherwise. */
+  rank?: number;
 }
 
 /** What a process writes into the run directory. */
@@ -202,6 +204,7 @@ async function trainIn(
       bestAcc1: state.bestAcc1,
       bestEpoch: state.bestEpoch,
       position: state.position,
+      ...(dist ? { rank: dist.rank } : {}),
     };
   } finally {
     stop?.dispose();

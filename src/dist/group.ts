@@ -164,7 +164,9 @@ export class World {
         "the NCCL backend is not in this build (it needs a CUDA libtorch and nccl.h at build time); train on CPU with Gloo",
       );
     if (!(Number.isInteger(o.timeoutMs) && o.timeoutMs >= 1))
-      throw new DistError(`the distributed timeout must be a positive number of ms, got ${o.timeoutMs}`);
+      throw new DistError(
+        `the distributed timeout must be a positive number of ms, got ${o.timeoutMs}`,
+      );
     const ifname = o.ifname ?? (process.env.GLOO_SOCKET_IFNAME || undefined);
     const hostname = ifname ? "" : await localAddressToward(env.masterAddr);
     const handle = await dist(
@@ -235,7 +237,19 @@ export class World {
     return distNative.distPeers(this.live);
   }
 
-  /** Releases the groups and leaves the rendezvous. Idempotent. */
+  /**
+   * The orderly end of a run, once every rank is done (after a barrier): the groups are released,
+   * then every rank leaves the store before rank 0, which hosts it, closes it.
+   */
+  async leave(): Promise<void> {
+    for (const g of this.made.splice(0)) g.destroy();
+    this.group.destroy();
+    const handle = this.handle;
+    this.handle = null;
+    if (handle) await dist(null, distNative.distLeave(handle));
+  }
+
+  /** Releases the groups and the rendezvous at once (after a failure). Idempotent. */
   destroy(): void {
     for (const g of this.made.splice(0)) g.destroy();
     this.group.destroy();

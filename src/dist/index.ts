@@ -1,7 +1,15 @@
 // Distributed training on c10d (DESIGN.md §7): process groups and collectives, the gradient
 // reducer, SyncBN, moving state between ranks, the rank topology and the torchrun environment.
 // The trainer's use of them is in cotrain/distributed.ts; the launcher is `divco launch`.
-export { DistError, readDistEnv, launchedWorldSize, localAddressToward, isLoopback, DIST_ENV_KEYS, type DistEnv } from "./env.js";
+export {
+  DistError,
+  readDistEnv,
+  launchedWorldSize,
+  localAddressToward,
+  isLoopback,
+  DIST_ENV_KEYS,
+  type DistEnv,
+} from "./env.js";
 export { World, ProcessGroup, type WorldOptions } from "./group.js";
 export { GradReducer, backwardOffThread, type ReducerOptions } from "./reducer.js";
 export { SyncBatchStats, convertSyncBatchNorm } from "./sync_bn.js";

@@ -36,6 +36,7 @@ export interface DistAddon {
   ): Promise<GroupHandle>;
   distDestroy(x: WorldHandle | GroupHandle): void;
   distPeers(w: WorldHandle): Promise<string>;
+  distLeave(w: WorldHandle): Promise<void>;
   distAllReduce(g: GroupHandle, tensors: TensorHandle[], op: ReduceOp): Promise<void>;
   distBroadcast(g: GroupHandle, tensors: TensorHandle[], root: number): Promise<void>;
   distAllGather(g: GroupHandle, t: TensorHandle): Promise<TensorHandle[]>;

@@ -16,7 +16,10 @@ export interface ReducerOptions {
 }
 
 /** Backpropagates from `outputs` on a native thread (the JavaScript thread stays free). */
-export async function backwardOffThread(outputs: Tensor[], grads?: (Tensor | null)[]): Promise<void> {
+export async function backwardOffThread(
+  outputs: Tensor[],
+  grads?: (Tensor | null)[],
+): Promise<void> {
   await distNative.distBackward(
     null,
     outputs.map((t) => t.handle),

@@ -12,7 +12,11 @@ import type { TensorRecord } from "../io/record.js";
 import type { ProcessGroup } from "./group.js";
 
 /** Overwrites `module`'s parameters and buffers on every rank with group rank `root`'s. */
-export async function broadcastModule(module: Module, group: ProcessGroup, root = 0): Promise<void> {
+export async function broadcastModule(
+  module: Module,
+  group: ProcessGroup,
+  root = 0,
+): Promise<void> {
   if (group.size < 2) return;
   await group.broadcast([...module.parameters(), ...module.buffers()], root);
 }

@@ -28,7 +28,15 @@ export function topology(
   split: number,
 ): Topology {
   if (mode === "data") {
-    return { worldSize, rank, mode, memberRanks: 1, replicas: worldSize, member: null, replica: rank };
+    return {
+      worldSize,
+      rank,
+      mode,
+      memberRanks: 1,
+      replicas: worldSize,
+      member: null,
+      replica: rank,
+    };
   }
   if (split < 2)
     throw new DistError(
