@@ -44,7 +44,16 @@ export interface Proc {
 
 /** Starts `node main.js ...args` with `env` added; killed after `limitMs`. */
 export function divco(args: string[], env: Record<string, string> = {}, limitMs = 120_000): Proc {
-  const child = spawn(process.execPath, [MAIN_JS, ...args], {
+  return nodeProcess([MAIN_JS, ...args], env, limitMs);
+}
+
+/** Starts `node ...argv` with `env` added (one intra-op thread); killed after `limitMs`. */
+export function nodeProcess(
+  argv: string[],
+  env: Record<string, string> = {},
+  limitMs = 120_000,
+): Proc {
+  const child = spawn(process.execPath, argv, {
     env: { ...process.env, DIVCO_NUM_THREADS: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
