@@ -21,16 +21,6 @@ export interface DistEnv {
   masterPort: number;
 }
 
-/** The variables launchers set, in the order `divco launch` documents them. */
-export const DIST_ENV_KEYS = [
-  "RANK",
-  "WORLD_SIZE",
-  "LOCAL_RANK",
-  "LOCAL_WORLD_SIZE",
-  "MASTER_ADDR",
-  "MASTER_PORT",
-] as const;
-
 /** The environment's WORLD_SIZE as a number, or null when it is unset (not launched distributed). */
 export function launchedWorldSize(env: NodeJS.ProcessEnv = process.env): number | null {
   return env.WORLD_SIZE === undefined || env.WORLD_SIZE === "" ? null : Number(env.WORLD_SIZE);

@@ -8,7 +8,6 @@ export {
   launchedWorldSize,
   localAddressToward,
   isLoopback,
-  DIST_ENV_KEYS,
   type DistEnv,
 } from "./env.js";
 export { World, ProcessGroup, type WorldOptions } from "./group.js";
