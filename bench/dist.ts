@@ -124,7 +124,11 @@ async function timeSteps(step: () => Promise<unknown>): Promise<number> {
 async function rank(mode: "data" | "member"): Promise<RankResult> {
   const env = readDistEnv();
   const device = cuda ? `cuda:${env.localRank}` : "cpu";
-  const world = await World.init(env, { timeoutMs: 120_000, backend: cuda ? "nccl" : "gloo" });
+  const world = await World.init(env, {
+    timeoutMs: 120_000,
+    backend: cuda ? "nccl" : "gloo",
+    device,
+  });
   try {
     const t = topology(env.worldSize, env.rank, mode, S);
     let dataGroup: ProcessGroup = world.group;

@@ -35,9 +35,9 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <ATen/Parallel.h>
+#include <torch/csrc/api/include/torch/version.h>
 #ifdef DIVCO_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#include <c10/cuda/CUDAStream.h>
 #endif
 #endif
 
@@ -85,6 +85,14 @@ void InitDist(Napi::Env env, Napi::Object exports) {
 #else  // DIVCO_WITH_GLOO
 
 using Ms = std::chrono::milliseconds;
+
+// PyTorch 2 split c10d's ProcessGroup into a dispatching front and per-device backends; Gloo and
+// NCCL are backends there, process groups in 1.13. Both have the same collective methods.
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
 
 std::string ErrorText(const std::exception& e) {
   if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
@@ -275,7 +283,7 @@ class World {
 // A process group and what its errors need: the world (to diagnose), the global ranks it spans.
 struct Group {
   std::shared_ptr<World> world;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<Collectives> pg;
   std::string backend;
   std::vector<int> ranks;  // global ranks, in group-rank order
   int rank = 0;            // this process's rank in the group
@@ -287,10 +295,7 @@ struct Group {
   // Waits for `work` up to the timeout; a failure is rethrown with the dead ranks named.
   void Wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& op) {
     try {
-      work->wait(timeout);
-#ifdef DIVCO_WITH_NCCL
-      if (backend == "nccl") c10::cuda::getCurrentCUDAStream().synchronize();
-#endif
+      work->wait(timeout);  // NCCL: blocking wait (set below), so the data is there when it returns
     } catch (const std::exception& e) {
       throw std::runtime_error(Explain(op, ErrorText(e)));
     }
@@ -558,6 +563,10 @@ Napi::Value DistNewGroup(const Napi::CallbackInfo& info) {
           }
 #ifdef DIVCO_WITH_NCCL
           else {
+            // Make wait() block this thread until the result is on the device, with the timeout
+            // (the variable's name changed in PyTorch 2; it is read when the group is made).
+            setenv("NCCL_BLOCKING_WAIT", "1", 0);
+            setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
             auto opts = c10d::ProcessGroupNCCL::Options::create();
             opts->timeout = g->timeout;
             g->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, g->rank, g->size(), opts);

@@ -159,7 +159,7 @@ export class DistributedSteps implements StepRunner {
       r.images,
       this.o.localStop.requested ? 1 : 0,
     ]);
-    using t = tensor(v);
+    using t = tensor(v, { device: world.device as "cpu" });
     await world.allReduce([t], "sum");
     const out = t.toArray();
     const n = world.size;

@@ -74,9 +74,12 @@ export async function joinDistributed(
   const seconds = user.distTimeout ?? DEFAULTS.distTimeout;
   if (!(seconds > 0)) throw new ConfigError(`distTimeout must be > 0 seconds, got ${seconds}`);
   const device = user.device ?? DEFAULTS.device;
+  const gpu = device.startsWith("cuda");
   const world = await World.init(env, {
     timeoutMs: Math.round(seconds * 1000),
-    backend: device.startsWith("cuda") ? "nccl" : "gloo",
+    backend: gpu ? "nccl" : "gloo",
+    // NCCL exchanges device memory only: this rank's GPU (as placement() chooses it).
+    device: gpu ? (device === "cuda" ? `cuda:${env.localRank}` : device) : "cpu",
   });
   return new Distributed(world);
 }
@@ -164,6 +167,10 @@ export class Distributed {
 
   /** Decides who trains what and connects the data and member groups (every rank, same order). */
   async connect(c: TrainConfig): Promise<Topology> {
+    if (c.concurrentMembers)
+      throw new ConfigError(
+        "concurrentMembers divides one process's threads among the members; with several processes use --member-parallel (or drop --concurrent-members)",
+      );
     const t = topology(
       this.world.size,
       this.world.rank,
@@ -356,6 +363,7 @@ export class Distributed {
     const S = c.memberCorrect.length;
     using v = tensor(
       new Float64Array([c.top1Correct, c.top5Correct, ...c.memberCorrect, c.lossSum, c.images]),
+      { device: this.world.group.device as "cpu" },
     );
     await this.world.group.allReduce([v], "sum");
     const x = v.toArray().map((n) => n / copies);

@@ -20,6 +20,8 @@ export interface WorldOptions {
   backend?: Backend;
   /** Network interface for Gloo (default: GLOO_SOCKET_IFNAME, else the one routing to the master). */
   ifname?: string;
+  /** Where this rank's tensors for collectives live: cpu for Gloo, its GPU for NCCL. Default cpu. */
+  device?: string;
 }
 
 /** Wraps a native rejection as a DistError, prefixed with `what` (collectives name themselves). */
@@ -42,6 +44,8 @@ export class ProcessGroup {
     /** This process's rank within the group. */
     readonly rank: number,
     readonly name: string,
+    /** Where tensors exchanged in this group must be (NCCL: the rank's GPU). */
+    readonly device: string,
   ) {
     this.handle = handle;
   }
@@ -129,6 +133,7 @@ export class World {
       ifname?: string;
       hostname: string;
     },
+    private readonly device: string,
   ) {}
 
   get rank(): number {
@@ -187,12 +192,12 @@ export class World {
         null,
         distNative.distNewGroup(handle, { ranks, name: "world", ...groupOptions }),
       );
-      group = new ProcessGroup(g, ranks, env.rank, "world");
+      group = new ProcessGroup(g, ranks, env.rank, "world", o.device ?? "cpu");
     } catch (e) {
       distNative.distDestroy(handle);
       throw e;
     }
-    return new World(handle, env, group, groupOptions);
+    return new World(handle, env, group, groupOptions, o.device ?? "cpu");
   }
 
   private get live(): WorldHandle {
@@ -217,7 +222,7 @@ export class World {
       null,
       distNative.distNewGroup(this.live, { ranks, name, ...this.groupOptions }),
     );
-    const group = new ProcessGroup(g, ranks, me, name);
+    const group = new ProcessGroup(g, ranks, me, name, this.device);
     this.made.push(group);
     return group;
   }

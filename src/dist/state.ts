@@ -29,10 +29,11 @@ export async function broadcastBytes(
 ): Promise<Uint8Array> {
   const mine = group.rank === root;
   if (mine && !bytes) throw new RangeError("broadcastBytes: the root must give bytes");
-  using length = tensor(new Float64Array([mine ? bytes!.byteLength : 0]));
+  const device = group.device as "cpu";
+  using length = tensor(new Float64Array([mine ? bytes!.byteLength : 0]), { device });
   await group.broadcast([length], root);
   const n = length.item();
-  using data = mine ? tensor(bytes!, { dtype: "u8" }) : tensor(new Uint8Array(n), { dtype: "u8" });
+  using data = tensor(mine ? bytes! : new Uint8Array(n), { dtype: "u8", device });
   await group.broadcast([data], root);
   return mine ? bytes! : new Uint8Array(native.toBytes(data.handle));
 }
