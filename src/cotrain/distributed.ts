@@ -44,6 +44,9 @@ import {
 import { labelTensor, viewTensor } from "./batch.js";
 import { DistributedSteps } from "./dist_steps.js";
 
+const CONCURRENT_REFUSAL =
+  "concurrentMembers divides one process's threads among the members; with several processes use --member-parallel (or drop --concurrent-members)";
+
 /** Config keys that may differ between ranks: where this machine keeps things, how fast it loads. */
 const LOCAL_KEYS = new Set<string>([
   "data",
@@ -68,9 +71,18 @@ function restartCount(): number {
 export async function joinDistributed(
   user: TrainInput,
   required: boolean,
+  resume: boolean,
 ): Promise<Distributed | null> {
   if (launchedWorldSize() === null && !required) return null;
   const env = readDistEnv();
+  // Options this rank rejects by itself are reported now, not after waiting for the others
+  // (whose launcher then stops them). A resumed run's config is rank 0's to read.
+  if (!resume) {
+    if (!user.arch)
+      throw new ConfigError("arch is required (divco summary --list shows the architectures)");
+    const c = resolveConfig(user as TrainInput & { arch: string });
+    if (c.concurrentMembers) throw new ConfigError(CONCURRENT_REFUSAL);
+  }
   const seconds = user.distTimeout ?? DEFAULTS.distTimeout;
   if (!(seconds > 0)) throw new ConfigError(`distTimeout must be > 0 seconds, got ${seconds}`);
   const device = user.device ?? DEFAULTS.device;
@@ -167,10 +179,7 @@ export class Distributed {
 
   /** Decides who trains what and connects the data and member groups (every rank, same order). */
   async connect(c: TrainConfig): Promise<Topology> {
-    if (c.concurrentMembers)
-      throw new ConfigError(
-        "concurrentMembers divides one process's threads among the members; with several processes use --member-parallel (or drop --concurrent-members)",
-      );
+    if (c.concurrentMembers) throw new ConfigError(CONCURRENT_REFUSAL);
     const t = topology(
       this.world.size,
       this.world.rank,

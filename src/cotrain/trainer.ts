@@ -119,7 +119,7 @@ export function openRunFiles(
 }
 
 export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<TrainResult> {
-  const dist = await joinDistributed(user, opts.distributed ?? false);
+  const dist = await joinDistributed(user, opts.distributed ?? false, opts.resume ?? false);
   if (!dist) return trainIn(null, user, opts);
   let result: TrainResult;
   try {
