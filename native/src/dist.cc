@@ -74,7 +74,7 @@ Napi::Value NotBuilt(const Napi::CallbackInfo& info) {
 void InitDist(Napi::Env env, Napi::Object exports) {
   exports.Set("distAvailable", Napi::Function::New(env, DistAvailable, "distAvailable"));
   for (const char* name : {"distInitWorld", "distStoreSet", "distStoreGet", "distNewGroup", "distAllReduce",
-                           "distBroadcast", "distAllGather", "distBarrier", "distAllGatherSync", "distAllGatherGrad",
+                           "distBroadcast", "distAllGather", "distBarrier", "distAllGatherGrad",
                            "distReducer", "distBackward", "distReleaseReducer", "distDestroy", "distPeers", "distLeave"}) {
     exports.Set(name, Napi::Function::New(env, NotBuilt, name));
   }
@@ -775,14 +775,6 @@ Napi::Value DistAllGatherGrad(const Napi::CallbackInfo& info) {
   return Guarded(info.Env(), "allGatherGrad", [&] { return WrapTensor(info.Env(), AllGatherGrad::apply(x, id)); });
 }
 
-// distAllGatherSync(group, tensor) → tensor [W, ...] without autograd, blocking (for code that
-// is synchronous by nature, such as SyncBN's statistics in evaluation-free paths).
-Napi::Value DistAllGatherSync(const Napi::CallbackInfo& info) {
-  auto g = GroupArg(info, 0, "allGatherSync");
-  at::Tensor x = UnwrapTensor(info.Env(), info[1], "allGatherSync").detach();
-  return Guarded(info.Env(), "allGatherSync", [&] { return WrapTensor(info.Env(), at::stack(AllGather(*g, x, "allGather"))); });
-}
-
 // ---------------------------------------------------------------------------------------------
 // The gradient reducer (what DDP's Reducer does, in small): parameters are assigned to buckets
 // in reverse registration order (gradients become ready roughly back to front), the first bucket
@@ -1038,7 +1030,6 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   exports.Set("distAllGather", Napi::Function::New(env, DistAllGather, "distAllGather"));
   exports.Set("distBarrier", Napi::Function::New(env, DistBarrier, "distBarrier"));
   exports.Set("distAllGatherGrad", Napi::Function::New(env, DistAllGatherGrad, "distAllGatherGrad"));
-  exports.Set("distAllGatherSync", Napi::Function::New(env, DistAllGatherSync, "distAllGatherSync"));
   exports.Set("distReducer", Napi::Function::New(env, DistReducer, "distReducer"));
   exports.Set("distBackward", Napi::Function::New(env, DistBackward, "distBackward"));
   exports.Set("distReleaseReducer", Napi::Function::New(env, DistReleaseReducer, "distReleaseReducer"));

@@ -42,7 +42,6 @@ export interface DistAddon {
   distAllGather(g: GroupHandle, t: TensorHandle): Promise<TensorHandle[]>;
   distBarrier(g: GroupHandle): Promise<void>;
   distAllGatherGrad(g: GroupHandle, t: TensorHandle): TensorHandle;
-  distAllGatherSync(g: GroupHandle, t: TensorHandle): TensorHandle;
   distReducer(
     g: GroupHandle,
     params: TensorHandle[],
