@@ -120,12 +120,12 @@ void OnTerminate() {
   if (auto e = std::current_exception()) {
     try {
       std::rethrow_exception(e);
-    } catch (const std::system_error& error) {
+    } catch (const std::exception& error) {  // std::system_error from the store thread; c10::Error too
       if (terminate_rank.load() >= 0) {
         std::fprintf(stderr,
-                     "divco: rank %d lost the rendezvous store on rank 0 (%s): rank 0 stopped responding (the process died or "
-                     "the machine is unreachable) [%s]\n",
-                     terminate_rank.load(), terminate_where.c_str(), error.what());
+                     "divco: rank 0 (the rendezvous host at %s) stopped responding (the process died or the machine is "
+                     "unreachable): rank %d lost its connection to the store [%s]\n",
+                     terminate_where.c_str(), terminate_rank.load(), error.what());
         std::fflush(stderr);
         _exit(1);
       }
