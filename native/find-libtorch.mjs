@@ -3,10 +3,12 @@
 //   1. $LIBTORCH — a prefix holding include/ and lib/ (an unpacked libtorch zip, a conda env, ...)
 //   2. a Python PyTorch install that ships its headers (pip wheels do; Debian's python3-torch doesn't)
 //   3. the system: Debian/Ubuntu `libtorch-dev` (headers in /usr/include, libraries in the multiarch dir)
+// Also decides which c10d backends native/src/dist.cc compiles: Gloo where its headers are beside
+// libtorch's (Debian: libgloo-dev; wheels ship them), NCCL in CUDA builds that find nccl.h.
 // Prints one field for node-gyp: `include` | `libdir` | `cflags` | `libs` | `describe`.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 function fromPrefix(prefix, how) {
   const include = join(prefix, "include");
@@ -86,14 +88,45 @@ const cuda = has("libtorch_cuda.so");
 if (cuda) libs.push("-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed");
 libs.push(`-Wl,-rpath,${t.lib}`, `-L${t.lib}`);
 
+// Gloo: ProcessGroupGloo.hpp compiles only with USE_C10D_GLOO and the gloo headers of the same
+// libtorch (Debian's libtorch exports the symbols; the headers are in libgloo-dev).
+// Debian's python3-torch links its include/ entries into /usr/include: look beside the real ones.
+const realInclude = dirname(realpathSync(join(t.include, "torch")));
+const c10d = join(realInclude, "torch", "csrc", "distributed", "c10d");
+const gloo =
+  existsSync(join(c10d, "ProcessGroupGloo.hpp")) && existsSync(join(realInclude, "gloo", "config.h"));
+// NCCL: a CUDA libtorch with ProcessGroupNCCL.hpp, plus nccl.h and the CUDA runtime headers.
+function findHeader(name) {
+  const roots = [process.env.CUDA_HOME, process.env.CUDA_PATH, "/usr/local/cuda", "/usr"]
+    .filter(Boolean)
+    .map((r) => join(r, "include"));
+  const nvidia = join(t.lib, "..", "..", "nvidia");
+  if (existsSync(nvidia)) for (const d of readdirSync(nvidia)) roots.push(join(nvidia, d, "include"));
+  return roots.find((r) => existsSync(join(r, name)));
+}
+const ncclInclude = cuda && existsSync(join(c10d, "ProcessGroupNCCL.hpp")) ? findHeader("nccl.h") : undefined;
+const cudaInclude = ncclInclude ? findHeader("cuda_runtime_api.h") : undefined;
+const nccl = Boolean(gloo && ncclInclude && cudaInclude);
+const distFlags = [
+  gloo ? "-DUSE_C10D_GLOO -DDIVCO_WITH_GLOO=1" : "",
+  nccl ? "-DUSE_C10D_NCCL -DDIVCO_WITH_NCCL=1" : "",
+];
+
 const field = process.argv[2];
-const includes = [t.include, join(t.include, "torch", "csrc", "api", "include")].filter((d) => existsSync(d));
+const includes = [
+  t.include,
+  join(t.include, "torch", "csrc", "api", "include"),
+  ...(gloo && realInclude !== "/usr/include" ? [realInclude] : []),
+  ...(nccl ? [ncclInclude, cudaInclude] : []),
+].filter((d, i, all) => existsSync(d) && all.indexOf(d) === i);
 const out = {
   include: includes.join(" "),
   libdir: t.lib,
-  cflags: [`-D_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(t)}`, cuda ? "-DDIVCO_WITH_CUDA=1" : ""].filter(Boolean).join(" "),
+  cflags: [`-D_GLIBCXX_USE_CXX11_ABI=${cxx11Abi(t)}`, cuda ? "-DDIVCO_WITH_CUDA=1" : "", ...distFlags]
+    .filter(Boolean)
+    .join(" "),
   libs: libs.join(" "),
-  describe: JSON.stringify({ ...t, cuda, files: readdirSync(t.lib).filter((f) => f.startsWith("libtorch")).length }),
+  describe: JSON.stringify({ ...t, cuda, gloo, nccl, files: readdirSync(t.lib).filter((f) => f.startsWith("libtorch")).length }),
 }[field];
 if (out === undefined) {
   console.error("usage: find-libtorch.mjs include|libdir|cflags|libs|describe");

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential python3 pkg-config
   libtorch-dev            # libtorch 1.13 (CPU): the engine's numerics
+  libgloo-dev             # headers of c10d's Gloo backend (libtorch exports it): distributed training
   libopenblas0-openmp     # BLAS for libtorch's GEMMs; the OpenMP build shares libtorch's thread pool
   libopenblas-dev
   python3-torch python3-torchvision python3-pil python3-numpy  # benchmarks' PyTorch side, fixture scripts

@@ -179,6 +179,19 @@ export const CONFIG_TEXT: Record<keyof TrainConfig, { value?: string; descriptio
     value: "N",
     description: "keep the checkpoints of the last N epochs besides last and best, 0 = none",
   },
+  memberParallel: {
+    description:
+      "distributed: member i in its own process (WORLD_SIZE = S × replicas); only logits cross",
+  },
+  syncBn: {
+    description:
+      "distributed data-parallel: batch-norm statistics over the global batch (no effect in one process)",
+  },
+  distTimeout: {
+    value: "SEC",
+    description:
+      "distributed: seconds the rendezvous or a collective may take before the run fails",
+  },
 };
 
 /** Keys some preset (REFERENCE.md §6) may set, so their listed default can be replaced. */

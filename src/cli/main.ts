@@ -28,6 +28,10 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = 
     help: "co-train S members of an architecture (resumable run directories)",
     load: async () => (await import("./train.js")).runTrain,
   },
+  launch: {
+    help: "start a distributed run's processes on this machine (torchrun's environment)",
+    load: async () => (await import("./launch.js")).runLaunch,
+  },
   demo: {
     help: "offline demo: S=2 vs S=1 on the embedded CIFAR-10 sample (~3 min)",
     load: async () => (await import("./demo.js")).runDemo,

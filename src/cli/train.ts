@@ -19,7 +19,13 @@ config.json (every effective value), metrics.jsonl/.csv, TensorBoard events and 
 (last, best, the last N epochs). Ctrl-C saves a checkpoint and stops; --resume DIR continues
 bit-exactly. A preset fills the reference's recipe for the dataset/architecture/epochs; any flag
 overrides it, and the resolved values are written to config.json. Section numbers (§) refer to
-REFERENCE.md.`,
+REFERENCE.md.
+
+Several processes (one machine or several): start every rank with \`divco launch --nproc-per-node N
+-- divco train ...\` (or torchrun). Data-parallel by default: the batch is the global batch,
+divided among the ranks, and the result equals one process's (with --sync-bn, to float
+rounding); --member-parallel trains member i in its own process instead. Rank 0 alone reads and
+writes the run directory.`,
   flags: {
     resume: {
       type: "string",
@@ -31,6 +37,11 @@ REFERENCE.md.`,
       type: "string",
       value: "FILE",
       description: "JSON object of the options below (camelCase keys); flags override it",
+    },
+    distributed: {
+      type: "boolean",
+      description:
+        "train as one rank of several processes (needs the environment `divco launch` sets; implied by WORLD_SIZE)",
     },
     ...configFlags(),
   },
@@ -54,7 +65,13 @@ export async function runTrain(argv: string[], out: Out = stdio): Promise<number
       if (resume && user.runDir && user.runDir !== runDir)
         throw new ConfigError("give either --run-dir or --resume, not both");
       try {
-        const result = await train({ ...user, runDir }, { resume, handleSigint: true });
+        const result = await train(
+          { ...user, runDir },
+          { resume, handleSigint: true, distributed: values.distributed === true },
+        );
+        // Of a distributed run's processes only rank 0 reports (it wrote the run directory).
+        if (result.rank !== undefined && result.rank > 0)
+          return result.status === "interrupted" ? 130 : 0;
         if (result.status === "interrupted") {
           out.err(`divco train: interrupted; resume with: divco train --resume ${result.runDir}`);
           return 130;

@@ -99,6 +99,13 @@ export interface TrainConfig {
   memoryFormat: "channelsLast" | "contiguous";
   /** Keep the checkpoints of the last N epochs besides `last` and `best`. */
   keepLast: number;
+  // distributed (divco launch: cotrain/distributed.ts; the computation equals one process's)
+  /** Member i in its own process (× data-parallel replicas); only logits cross, for the co-training loss. */
+  memberParallel: boolean;
+  /** Data-parallel batch norm over the global batch, not each rank's shard (the reference's --sync_bn). */
+  syncBn: boolean;
+  /** Seconds the rendezvous or any collective may take before the run fails, naming the rank that stopped. */
+  distTimeout: number;
   runDir: string;
 }
 
@@ -145,6 +152,9 @@ export const DEFAULTS: Omit<TrainConfig, "arch" | "runDir"> = {
   amp: false,
   memoryFormat: "contiguous",
   keepLast: 5,
+  memberParallel: false,
+  syncBn: false,
+  distTimeout: 300, // c10d's own default is 30 minutes: far too long to notice a dead rank
 };
 
 /** Weight decay by architecture on CIFAR (REFERENCE.md §6.2). */
@@ -260,6 +270,13 @@ export const CONFIG_SCHEMA: { readonly [K in keyof TrainConfig]-?: KeySpec } = {
   workers: { type: "integer", min: 0 },
   threads: { type: "integer", min: 0 },
   concurrentMembers: { type: "boolean" },
+  memberParallel: { type: "boolean" },
+  syncBn: { type: "boolean" },
+  distTimeout: {
+    type: "number",
+    min: 0,
+    check: (v: number) => (v > 0 ? undefined : "a collective needs a timeout above 0 seconds"),
+  },
   device: { type: "string", pattern: /^(cpu|cuda(:\d+)?)$/, accepts: "cpu, cuda or cuda:N" },
   amp: { type: "boolean" },
   memoryFormat: { type: "enum", values: ["channelsLast", "contiguous"] },
@@ -351,6 +368,14 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 /** The rules that relate several keys (each key's own type and range are CONFIG_SCHEMA's). */
 function checkRelations(c: TrainConfig): void {
+  if (c.memberParallel && c.split < 2)
+    throw new ConfigError(
+      "memberParallel puts each of S ≥ 2 members in its own process; with split 1 train data-parallel (drop --member-parallel)",
+    );
+  if (c.memberParallel && c.concurrentMembers)
+    throw new ConfigError(
+      "memberParallel already runs each member in its own process; drop --concurrent-members",
+    );
   if (c.warmupEpochs >= c.epochs && c.warmupEpochs > 0) {
     throw new ConfigError(
       `warmupEpochs (${c.warmupEpochs}) must be fewer than epochs (${c.epochs}); pass --warmup-epochs to shorten it`,
@@ -408,6 +433,9 @@ export const RESUME_MUTABLE = new Set<keyof TrainConfig>([
   // Only decides what happens at an undecodable training image: a run stopped by one can be
   // resumed with "skip".
   "onBadImage",
+  // how the same computation is spread over processes (a run may resume on another world size)
+  "memberParallel",
+  "distTimeout",
 ]);
 
 /** The differences between a saved config and a requested one, as "key: saved → requested". */

@@ -37,7 +37,9 @@ export interface EpochContext {
   /** The run's position (advanced step by step) and best epoch; mutated in place. */
   state: RunState;
   /** Where a mid-epoch stop saves `last`. */
-  checkpoints: RunCheckpoints;
+  checkpoints: Pick<RunCheckpoints, "saveLast" | "lastPath">;
+  /** Runs before a mid-epoch checkpoint is saved (distributed: brings state to the writing rank). */
+  beforeSave?(): Promise<void>;
   /** Read after every step. */
   stop: { readonly requested: boolean };
   /** Where progress goes; null prints nothing. */
@@ -131,6 +133,7 @@ export async function trainOneEpoch(
     if (stop.requested && batch.index + 1 < batches) {
       state.position = { epoch, batchIndex: batch.index + 1, step: state.position.step };
       const seconds = elapsed();
+      await ctx.beforeSave?.();
       ctx.checkpoints.saveLast(state, {}, { ...sums, seconds });
       progress?.log(
         `divco: checkpoint saved at epoch ${epoch + 1}, batch ${batch.index + 1}; continue with --resume ${c.runDir}`,

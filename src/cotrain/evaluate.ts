@@ -48,6 +48,36 @@ export interface EvaluateOptions {
   epoch?: number;
 }
 
+/** Empty sums for S members. */
+export function emptyEvalCounts(S: number): EvalCounts {
+  return {
+    top1Correct: 0,
+    top5Correct: 0,
+    memberCorrect: new Array<number>(S).fill(0),
+    lossSum: 0,
+    images: 0,
+  };
+}
+
+/** Adds one batch to `c`: the members' logits `outs` for the images labelled `y`. */
+export function addBatchCounts(
+  c: EvalCounts,
+  outs: Tensor[],
+  y: Tensor,
+  rule: EnsembleRule = "mean_logits",
+): void {
+  scope(() => {
+    const scores = ensemble(rule, outs);
+    c.top1Correct += correct(scores, y, 1);
+    c.top5Correct += correct(scores, y, 5);
+    outs.forEach((z, i) => {
+      c.memberCorrect[i] += z.argmax(1).eq(y).sum().item();
+      c.lossSum += crossEntropy(z, y, { reduction: "sum" }).item();
+    });
+    c.images += y.shape[0];
+  });
+}
+
 /** Runs the members in eval mode over `loader` and returns the sums (restores train mode after). */
 export async function evaluateCounts(
   members: Members,
@@ -56,12 +86,7 @@ export async function evaluateCounts(
 ): Promise<EvalCounts> {
   const wasTraining = members.training;
   members.eval();
-  const S = members.split;
-  let top1 = 0;
-  let top5 = 0;
-  let loss = 0;
-  let images = 0;
-  const memberTop1 = new Array<number>(S).fill(0);
+  const counts = emptyEvalCounts(members.split);
   try {
     for await (const batch of loader.epoch(o.epoch ?? 0)) {
       inferenceMode(() =>
@@ -73,15 +98,7 @@ export async function evaluateCounts(
             o.device ?? "cpu",
           );
           const y = labelTensor(batch.labels, o.device ?? "cpu");
-          const outs = members.forwardEach(x);
-          const scores = ensemble(o.rule ?? "mean_logits", outs);
-          top1 += correct(scores, y, 1);
-          top5 += correct(scores, y, 5);
-          outs.forEach((z, i) => {
-            memberTop1[i] += z.argmax(1).eq(y).sum().item();
-            loss += crossEntropy(z, y, { reduction: "sum" }).item();
-          });
-          images += batch.labels.length;
+          addBatchCounts(counts, members.forwardEach(x), y, o.rule);
         }),
       );
       // Give signal handlers and timers a turn (see the same line in epoch.ts).
@@ -90,7 +107,7 @@ export async function evaluateCounts(
   } finally {
     members.train(wasTraining);
   }
-  return { top1Correct: top1, top5Correct: top5, memberCorrect: memberTop1, lossSum: loss, images };
+  return counts;
 }
 
 /** Percentages and the mean loss per image from an evaluation's sums. */

@@ -68,6 +68,9 @@ export {
 export { ensemble, ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
 export { coTrainStep, coTrainStepConcurrent, type StepOptions, type StepResult } from "./step.js";
 export { ConcurrentMembers, drawsRandomInForward, type ConcurrentOptions } from "./concurrent.js";
+// Several processes: the trainer's distributed phases and the distributed step.
+export { joinDistributed, Distributed } from "./distributed.js";
+export { DistributedSteps, type DistStepOptions, type AgreedStop } from "./dist_steps.js";
 export {
   saveCheckpoint,
   loadCheckpoint,

@@ -20,6 +20,20 @@ import { checkEvaluationImages } from "./preflight.js";
 import { drawsRandomInForward, randomDrawsMessage } from "./concurrent.js";
 import type { StepOptions } from "./step.js";
 
+/**
+ * This process's part of a distributed run (cotrain/distributed.ts decides it); without one a
+ * process runs the whole run: the config's threads, workers and device, every image, every view.
+ */
+export interface RunPlacement {
+  threads: number;
+  workers: number;
+  device: string;
+  /** This rank's shard of every training and evaluation batch. */
+  shard: { index: number; count: number };
+  /** Member-parallel: the member whose view (only) this rank loads; null: every member's. */
+  member: number | null;
+}
+
 /** Everything a run computes with; `closeRun` releases it. */
 export interface Run {
   readonly config: TrainConfig;
@@ -38,6 +52,8 @@ export interface Run {
 export interface BuildRunOptions {
   /** Where the evaluation images' pre-flight check shows its progress (default: nowhere). */
   progress?: NodeJS.WritableStream | null;
+  /** A distributed rank's share of the run (threads, loader shard, member); absent: all of it. */
+  placement?: RunPlacement;
 }
 
 /**
@@ -46,7 +62,11 @@ export interface BuildRunOptions {
  * built) when the architecture, S or the data reject the config.
  */
 export async function buildRun(c: TrainConfig, opts: BuildRunOptions = {}): Promise<Run> {
-  const threads = c.threads > 0 ? c.threads : availableParallelism();
+  const { placement } = opts;
+  const threads = placement?.threads ?? (c.threads > 0 ? c.threads : availableParallelism());
+  const device = placement?.device ?? c.device;
+  const workers = placement?.workers ?? c.workers;
+  const member = placement?.member ?? null;
   setNumThreads(threads);
   manualSeed(c.seed);
   const members = create(c.arch, { split: c.split, dataset: c.dataset });
@@ -54,7 +74,7 @@ export async function buildRun(c: TrainConfig, opts: BuildRunOptions = {}): Prom
     loaders: [],
   };
   try {
-    members.to({ device: c.device as "cpu", memoryFormat: c.memoryFormat });
+    members.to({ device: device as "cpu", memoryFormat: c.memoryFormat });
     const optimizer = (made.optimizer = makeOptimizer(c, members));
     if (c.concurrentMembers && drawsRandomInForward(c.arch, members.options)) {
       throw new ConfigError(randomDrawsMessage(c.arch));
@@ -72,9 +92,11 @@ export async function buildRun(c: TrainConfig, opts: BuildRunOptions = {}): Prom
       dataset: trainSet,
       augment,
       batchSize: c.batchSize,
-      views: c.sameView ? 1 : c.split,
+      views: c.sameView || member !== null ? 1 : c.split,
+      firstView: c.sameView || member === null ? 0 : member,
+      shard: placement?.shard,
       seed: c.seed,
-      workers: c.workers,
+      workers,
       mixupAlpha: c.mixupAlpha,
       onBadImage: c.onBadImage,
     });
@@ -85,8 +107,9 @@ export async function buildRun(c: TrainConfig, opts: BuildRunOptions = {}): Prom
       batchSize: c.evalBatchSize,
       shuffle: false,
       dropLast: false,
+      shard: placement?.shard,
       seed: c.seed,
-      workers: c.workers,
+      workers,
     });
     made.loaders.push(testLoader);
     const batches = trainLoader.batchesPerEpoch();
@@ -110,7 +133,7 @@ export async function buildRun(c: TrainConfig, opts: BuildRunOptions = {}): Prom
       cotWarmupEpochs: c.cotWarmupEpochs,
       gradAccumulation: c.gradAccumulation,
       memoryFormat: c.memoryFormat,
-      device: c.device,
+      device,
     };
     return {
       config: c,

@@ -36,13 +36,13 @@ export interface StepResult {
 }
 
 /** The step's input tensors: one input per member, the hard labels and the loss target. */
-interface Prepared {
+export interface Prepared {
   inputs: Tensor[];
   labels: Tensor;
   target: Tensor;
 }
 
-function prepare(S: number, batch: Batch, o: StepOptions): Prepared {
+export function prepare(S: number, batch: Batch, o: StepOptions): Prepared {
   const views = batch.views.map((v) => viewTensor(v, batch.shape, o.memoryFormat, o.device));
   // With one view for S members (the same-view ablation), every member gets it.
   const inputs: Tensor[] = views.length === S ? views : Array.from({ length: S }, () => views[0]);
@@ -58,15 +58,38 @@ function prepare(S: number, batch: Batch, o: StepOptions): Prepared {
   return { inputs, labels, target };
 }
 
-/** Σ CE + w·cot on the members' logits, backpropagated; the numbers for the step's report. */
-function lossAndBackward(logits: Tensor[], p: Prepared, epoch: number, o: StepOptions) {
+/** The step's loss terms: Σ CE, the co-training term and its weight, and the loss to backpropagate. */
+export interface LossTerms {
+  loss: Tensor;
+  /** The loss divided by gradAccumulation: what backward starts from. */
+  scaled: Tensor;
+  ce: Tensor;
+  cot: Tensor | null;
+  w: number;
+}
+
+/** Σ CE + w·cot on the members' logits (REFERENCE.md §3.2). */
+export function lossTerms(logits: Tensor[], p: Prepared, epoch: number, o: StepOptions): LossTerms {
   const S = logits.length;
   const ce = sumCrossEntropy(logits, p.target);
   const w = coTrainingWeight(epoch, o.cotWeight, o.cotWarmupEpochs);
   const cot = S > 1 && o.cotLoss !== "none" ? coTrainingLoss(o.cotLoss, logits) : null;
   const loss = cot ? ce.add(cot.mul(w)) : ce;
   const scaled = o.gradAccumulation > 1 ? loss.div(o.gradAccumulation) : loss;
-  scaled.backward();
+  return { loss, scaled, ce, cot, w };
+}
+
+/** Σ CE + w·cot on the members' logits, backpropagated; the numbers for the step's report. */
+function lossAndBackward(logits: Tensor[], p: Prepared, epoch: number, o: StepOptions) {
+  const terms = lossTerms(logits, p, epoch, o);
+  terms.scaled.backward();
+  return stepNumbers(logits, p, terms);
+}
+
+/** The numbers a step reports, after its backward: losses and correct predictions. */
+export function stepNumbers(logits: Tensor[], p: Prepared, t: LossTerms) {
+  const S = logits.length;
+  const { loss, ce, cot, w } = t;
   const memberCorrect = logits.map((z) => z.detach().argmax(1).eq(p.labels).sum().item());
   // Training accuracy of the ensemble by the reference's default rule, the mean of the logits
   // (REFERENCE.md §4); one member is its own ensemble.
@@ -91,14 +114,19 @@ function lossAndBackward(logits: Tensor[], p: Prepared, epoch: number, o: StepOp
   };
 }
 
+/** Whether `batch` ends an optimiser step: every `gradAccumulation` batches and at the end of the epoch. */
+export function stepDue(batch: Batch, lastOfEpoch: boolean, o: StepOptions): boolean {
+  return (batch.index + 1) % o.gradAccumulation === 0 || lastOfEpoch;
+}
+
 /** An optimiser step every `gradAccumulation` batches and at the end of the epoch. */
-function maybeStep(
+export function maybeStep(
   optimizer: Optimizer<{ lr: number }>,
   batch: Batch,
   lastOfEpoch: boolean,
   o: StepOptions,
 ): boolean {
-  const stepped = (batch.index + 1) % o.gradAccumulation === 0 || lastOfEpoch;
+  const stepped = stepDue(batch, lastOfEpoch, o);
   if (stepped) {
     optimizer.step();
     optimizer.zeroGrad();

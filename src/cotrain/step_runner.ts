@@ -2,7 +2,8 @@
 // step (REFERENCE.md §3: member i on view i, Σ CE + w·cot, one optimiser); they differ only in
 // where the members' forward and backward run:
 //   sequential  the members one after another on this thread (step.ts: coTrainStep);
-//   concurrent  the members on worker threads, loss and optimiser here (concurrent.ts).
+//   concurrent  the members on worker threads, loss and optimiser here (concurrent.ts);
+//   data-parallel, member-parallel  over several processes (dist_steps.ts, distributed.ts).
 // A new way (say, the S members fused into one network) is one more StepRunner and one more
 // branch in startStepRunner; the training epoch does not change.
 import type { Members } from "../models/members.js";
@@ -15,7 +16,7 @@ import type { Run } from "./run.js";
 
 export interface StepRunner {
   /** Which way the members run (for logs and tests). */
-  readonly kind: "sequential" | "concurrent";
+  readonly kind: "sequential" | "concurrent" | "data-parallel" | "member-parallel";
   /** One co-training step on `batch`; an optimiser step when due (every gradAccumulation batches, and the epoch's last). */
   step(batch: Batch, epoch: number, lastOfEpoch: boolean): Promise<StepResult>;
   /** Releases what the runner started (worker threads); the members and optimiser stay. Idempotent. */

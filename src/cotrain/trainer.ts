@@ -1,7 +1,7 @@
 // The training loop (DESIGN.md §6, REFERENCE.md §3.3) as named phases, each testable alone:
-//   claimRun          here                the run directory's lock; where a resume continues;
-//                                         the new or resumed config (run_lock.ts, resume.ts,
-//                                         run_config.ts: reads only, besides the lock)
+//   claimRun          run_claim.ts        the run directory's lock; where a resume continues;
+//                                         the new or resumed config (reads only, besides the lock)
+//   Distributed       distributed.ts      several processes: agreed config, shards, collectives
 //   buildRun          run.ts              members, optimiser, loaders, LR schedule
 //   restoreCheckpoint run_checkpoints.ts  model, optimiser, RNG, position from that checkpoint
 //   openRunFiles      here                what this process writes: config, repairs, log, checkpoints
@@ -13,15 +13,11 @@
 //   RunCheckpoints    run_checkpoints.ts  last, best, the last N epochs
 //   StopRequest       stop.ts             Ctrl-C / AbortSignal
 // Resume is bit-exact: a stopped epoch continues from its batch with its running sums.
+import { join } from "node:path";
 import type { TrainConfig } from "./config.js";
-import {
-  assertNoRunIn,
-  assertResumable,
-  checkpointDir,
-  resolveRunConfig,
-  writeRunDirectory,
-  type TrainInput,
-} from "./run_config.js";
+import { checkpointDir, writeRunDirectory, type TrainInput } from "./run_config.js";
+import { claimRun, type ClaimedRun } from "./run_claim.js";
+import { joinDistributed, type Distributed } from "./distributed.js";
 import { buildRun, closeRun, type Run } from "./run.js";
 import { startStepRunner, type StepRunner } from "./step_runner.js";
 import { trainOneEpoch, validate, type EpochContext, type StepInfo } from "./epoch.js";
@@ -36,8 +32,7 @@ import {
   type Restored,
   type RunState,
 } from "./run_checkpoints.js";
-import { planResume, repairRunDir, type CheckpointStatus, type ResumePlan } from "./resume.js";
-import { claimRunDir, type RunDirClaim } from "./run_lock.js";
+import { repairRunDir, type CheckpointStatus, type ResumePlan } from "./resume.js";
 import { StopRequest } from "./stop.js";
 import type { Position } from "./checkpoint.js";
 import type { MetricsRow } from "../report/metrics_log.js";
@@ -63,6 +58,11 @@ export interface TrainOptions {
   progress?: NodeJS.WritableStream | "quiet";
   /** Install a SIGINT handler that checkpoints and stops (the CLI does; library users may not want it). */
   handleSigint?: boolean;
+  /**
+   * Train as one rank of a distributed run (the torchrun environment must be set: `divco
+   * launch` sets it). A process launched with WORLD_SIZE in its environment is one anyway.
+   */
+  distributed?: boolean;
 }
 
 export interface TrainResult {
@@ -75,64 +75,14 @@ export interface TrainResult {
   position: Position;
   /** What a resume chose, repaired or recovered (also printed as "divco: ..." lines unless quiet). */
   notes: string[];
-}
-
-/** A run directory this process owns, its configuration, and where a resume continues from. */
-export interface ClaimedRun {
-  config: TrainConfig;
-  claim: RunDirClaim;
-  /** Absent for a new run. */
-  plan?: ResumePlan;
-  notes: string[];
-}
-
-/**
- * Takes the run directory's lock first (creating it for a new run), then — owning it, so no
- * other process is writing — chooses the checkpoint to resume from and resolves the config
- * against it. A failure releases the lock and removes a directory it created.
- */
-export function claimRun(
-  user: TrainInput,
-  resume: boolean,
-  out: NodeJS.WritableStream | null,
-): ClaimedRun {
-  if (!resume) {
-    const { config, notes } = resolveRunConfig(user, false);
-    const claim = claimRunDir(config.runDir, { create: true, out });
-    try {
-      // Another process may have filled the directory between the check and the claim.
-      assertNoRunIn(config.runDir);
-    } catch (e) {
-      claim.release();
-      throw e;
-    }
-    return { config, claim, notes };
-  }
-  assertResumable(user.runDir);
-  const claim = claimRunDir(user.runDir, { create: false, out });
-  try {
-    const plan = planResume(user.runDir);
-    const stored = plan.from?.meta.config;
-    const { config, notes } = resolveRunConfig(
-      user,
-      true,
-      stored ? { name: plan.from!.name, config: stored } : undefined,
-    );
-    if (plan.from && !stored)
-      plan.notes.push(
-        "its checkpoint does not hold the run's configuration (an earlier divco): config.json is used unchecked",
-      );
-    return { config, claim, plan, notes: [...plan.notes, ...notes] };
-  } catch (e) {
-    claim.release();
-    throw e;
-  }
+  /** This process's rank in a distributed run (rank 0 wrote the run directory); absent otherwise. */
+  rank?: number;
 }
 
 /** What a process writes into the run directory. */
 export interface RunFiles {
-  log: EpochLog;
-  checkpoints: RunCheckpoints;
+  log: Pick<EpochLog, "write">;
+  checkpoints: Pick<RunCheckpoints, "saveLast" | "saveEpoch" | "lastPath">;
   /** What opening them repaired or recovered. */
   notes: string[];
   close(): void;
@@ -150,17 +100,28 @@ function checkpointRows(survey: readonly CheckpointStatus[]): Map<number, Metric
 /**
  * The one place that decides what this process writes: config.json, the repairs a resume needs
  * (resume.ts), the epoch log (metrics, TensorBoard, the printed line) and the checkpoints. A
- * single process writes them all; with distributed ranks only rank 0 will (DESIGN.md §7), and
- * only rank 0 claims the directory (claimRun). Called once everything that can reject the
- * configuration has run, so a failed start leaves no run directory behind to trip over.
+ * single process writes them all; of distributed ranks only rank 0 does (DESIGN.md §7), having
+ * claimed the directory (claimRun): the others get files that write nothing (`writes` false).
+ * Called once everything that can reject the configuration has run, so a failed start leaves no
+ * run directory behind to trip over.
  */
 export function openRunFiles(
   run: Run,
   state: RunState,
   out: NodeJS.WritableStream | null,
   plan?: ResumePlan,
+  writes = true,
 ): RunFiles {
   const c = run.config;
+  if (!writes) {
+    const lastPath = join(checkpointDir(c), "last.safetensors");
+    return {
+      log: { write: () => {} },
+      checkpoints: { saveLast: () => {}, saveEpoch: () => {}, lastPath },
+      notes: [],
+      close: () => {},
+    };
+  }
   writeRunDirectory(c);
   const notes = plan ? repairRunDir(c.runDir, plan, state, c.keepLast) : [];
   const log = EpochLog.open(c.runDir, state.position.epoch, c.epochs, out, {
@@ -177,36 +138,74 @@ export function openRunFiles(
 }
 
 export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<TrainResult> {
-  const resume = opts.resume ?? false;
-  const out = opts.progress === "quiet" ? null : (opts.progress ?? process.stderr);
-  const { config: c, claim, plan, notes } = claimRun(user, resume, out);
+  const dist = await joinDistributed(user, opts.distributed ?? false, opts.resume ?? false);
+  if (!dist) return trainIn(null, user, opts);
+  let result: TrainResult;
+  try {
+    result = await trainIn(dist, user, opts);
+  } catch (e) {
+    dist.close();
+    throw e;
+  }
+  await dist.finish();
+  return result;
+}
+
+async function trainIn(
+  dist: Distributed | null,
+  user: TrainInput,
+  opts: TrainOptions,
+): Promise<TrainResult> {
+  let resume = opts.resume ?? false;
+  const progress = opts.progress === "quiet" ? null : (opts.progress ?? process.stderr);
+  // This process's claim of the run directory: a single process, or rank 0 of several.
+  let claimed: ClaimedRun | null;
+  let c: TrainConfig;
+  if (dist) ({ config: c, resume, claimed } = await dist.agreeOnConfig(user, resume, progress));
+  else {
+    claimed = claimRun(user, resume, progress);
+    c = claimed.config;
+  }
+  // Of distributed ranks only rank 0 prints, as it alone writes.
+  const out = dist && !dist.writes ? null : progress;
   const say = (lines: string[]) => {
     for (const n of lines) out?.write(`divco: ${n}\n`);
   };
+  const notes = claimed?.notes ?? [];
   say(notes);
+  const plan = claimed?.plan;
   let run: Run | undefined;
   let files: RunFiles | undefined;
   let stop: StopRequest | undefined;
   let steps: StepRunner | undefined;
   try {
-    run = await buildRun(c, { progress: out });
-    const { state, partialEpoch }: Restored = plan?.from
-      ? restoreCheckpoint(checkpointDir(c), plan.from.name, run.members, run.optimizer)
-      : { state: freshRunState() };
-    files = openRunFiles(run, state, out, plan);
+    if (dist) await dist.connect(c);
+    run = await buildRun(c, { progress: out, placement: dist?.placement(c) });
+    const restore = (r: Run): Restored =>
+      plan?.from
+        ? restoreCheckpoint(checkpointDir(c), plan.from.name, r.members, r.optimizer)
+        : { state: freshRunState() };
+    const { state, partialEpoch }: Restored = dist
+      ? await dist.start(run, resume, restore)
+      : restore(run);
+    files = openRunFiles(run, state, out, plan, dist?.writes ?? true);
     say(files.notes);
     notes.push(...files.notes);
+    if (dist) out?.write(dist.describe(run));
     stop = new StopRequest({ signal: opts.signal, handleSigint: opts.handleSigint, out });
     // Started after the checkpoint is restored: concurrent workers compute on these very tensors.
-    steps = await startStepRunner(run);
+    const distSteps = dist?.startSteps(run, stop);
+    steps = distSteps ?? (await startStepRunner(run));
     const ctx: EpochContext = {
       run,
       steps,
       state,
       checkpoints: files.checkpoints,
-      stop,
+      // Distributed ranks stop together, after the step at which any of them was asked to.
+      stop: distSteps?.stop ?? stop,
       out,
       onStep: opts.callbacks?.onStep,
+      beforeSave: dist ? () => dist.beforeSave(run!) : undefined,
     };
     const epochs: EpochInfo[] = [];
     let status: TrainResult["status"] = "completed";
@@ -217,14 +216,16 @@ export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<
         status = "interrupted";
         break;
       }
-      const info = summarizeEpoch(epoch, trained.sums, await validate(run, epoch), trained.seconds);
+      const evaluated = dist ? await dist.validate(run, epoch) : await validate(run, epoch);
+      const info = summarizeEpoch(epoch, trained.sums, evaluated, trained.seconds);
       epochs.push(info);
       const row = epochRow(info, state.position.step);
       files.log.write(info, row);
       state.position = { epoch: epoch + 1, batchIndex: 0, step: state.position.step };
+      await ctx.beforeSave?.();
       files.checkpoints.saveEpoch(state, row, updateBest(state, epoch + 1, info.eval.top1));
       opts.callbacks?.onEpoch?.(info);
-      if (stop.requested) {
+      if (ctx.stop.requested) {
         status = epoch + 1 < c.epochs ? "interrupted" : "completed";
         break;
       }
@@ -238,6 +239,7 @@ export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<
       bestEpoch: state.bestEpoch,
       position: state.position,
       notes,
+      ...(dist ? { rank: dist.rank } : {}),
     };
   } finally {
     stop?.dispose();
@@ -245,7 +247,7 @@ export async function train(user: TrainInput, opts: TrainOptions = {}): Promise<
     files?.close();
     if (run) await closeRun(run);
     // A start that failed before writing anything leaves no directory behind.
-    if (files) claim.release();
-    else claim.abandon();
+    if (files) claimed?.claim.release();
+    else claimed?.claim.abandon();
   }
 }

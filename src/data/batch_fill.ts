@@ -40,6 +40,8 @@ export interface FillSpec {
   mixupAlpha?: number;
   /** An undecodable image file: fail the batch (default) or leave the image out. */
   onBadImage?: "skip" | "fail";
+  /** The view index of slot view 0 (a member-parallel rank makes only its member's view). Default 0. */
+  firstView?: number;
 }
 
 /** What fill() made: the images in the slot, the mixup parameters, and what was skipped. */
@@ -92,7 +94,12 @@ export class BatchFiller {
         for (let v = 0; v < this.spec.views; v++) {
           // Each view re-reads the source: transforms never modify their input, but crop may return it.
           const img = ds.getImage(idx, this.scratch);
-          this.augmenter.run(img, slot.views[v], k * sampleFloats, this.viewRng(epoch, idx, v));
+          this.augmenter.run(
+            img,
+            slot.views[v],
+            k * sampleFloats,
+            this.viewRng(epoch, idx, (this.spec.firstView ?? 0) + v),
+          );
         }
       }
     } else {
@@ -102,7 +109,7 @@ export class BatchFiller {
         Array.from(indices, async (idx, k) => {
           slot.labels[k] = ds.labels[idx];
           for (let v = 0; v < this.spec.views; v++) {
-            const rng = this.viewRng(epoch, idx, v);
+            const rng = this.viewRng(epoch, idx, (this.spec.firstView ?? 0) + v);
             let img: RgbImage;
             try {
               img = isCropping(ds)

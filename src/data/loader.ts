@@ -8,6 +8,12 @@
 // so any number of workers (0 = main thread) yields identical bytes, and
 // iteration can resume mid-epoch from {epoch, batchIndex}.
 //
+// Distributed training: `shard` makes the loader yield one rank's part of every batch of the
+// global batch order (global batch semantics: `batchSize` is the whole batch, each of `count`
+// shards gets a contiguous 1/count of it), and `firstView` lets a member-parallel rank produce
+// only its own member's view. Views are keyed by dataset index, so a shard's views are
+// bit-identical to the same images' views in a single process.
+//
 // Prefetch: worker threads write batches straight into SharedArrayBuffer
 // slots; the main thread only passes slot numbers around. A yielded batch's
 // arrays are views of its slot and stay valid until the iterator is advanced
@@ -45,10 +51,18 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches computed ahead (default 2 per worker, at least 2). */
   prefetch?: number;
-  /** Mixup Beta(α, α); applied in place to every view with one shared λ/permutation. */
+  /**
+   * Mixup Beta(α, α); applied in place to every view with one shared λ/permutation. A sharded
+   * loader mixes within its shard (as the reference's DistributedDataParallel does per GPU), with
+   * the λ of the whole batch.
+   */
   mixupAlpha?: number;
   /** An image file that cannot be decoded: fail (default) or leave it out of its batch. */
   onBadImage?: "skip" | "fail";
+  /** Yield shard `index` of `count` of every batch (data-parallel rank `index`). */
+  shard?: { index: number; count: number };
+  /** The view index of this loader's first view (a member-parallel rank's member). Default 0. */
+  firstView?: number;
 }
 
 export interface Batch {
@@ -90,6 +104,8 @@ export class MultiViewLoader {
   readonly numWorkers: number;
   readonly prefetch: number;
   readonly imageSize: { height: number; width: number };
+  readonly shard: { index: number; count: number } | null;
+  readonly firstView: number;
   private readonly augment: AugmentConfig;
   private readonly mixupAlpha: number;
   private readonly onBadImage: "skip" | "fail";
@@ -125,6 +141,27 @@ export class MultiViewLoader {
     if (this.onBadImage !== "skip" && this.onBadImage !== "fail")
       throw bad(`onBadImage must be "skip" or "fail", got ${String(opts.onBadImage)}`);
     this.prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * this.numWorkers));
+    this.shard = opts.shard ?? null;
+    if (this.shard) {
+      const { index, count } = this.shard;
+      if (!(
+        Number.isInteger(count) &&
+        count >= 1 &&
+        Number.isInteger(index) &&
+        index >= 0 &&
+        index < count
+      ))
+        throw bad(
+          `shard must be {index, count} with 0 ≤ index < count, got ${JSON.stringify(this.shard)}`,
+        );
+      if (this.dropLast && this.batchSize % count !== 0)
+        throw bad(
+          `batch size ${this.batchSize} does not divide into ${count} equal shards (one per data-parallel rank); choose a batch size that is a multiple of ${count}`,
+        );
+    }
+    this.firstView = opts.firstView ?? 0;
+    if (!(Number.isInteger(this.firstView) && this.firstView >= 0))
+      throw bad(`firstView must be a non-negative integer, got ${this.firstView}`);
     this.augment = opts.augment;
     const augmenter = new Augmenter(opts.augment);
     const size = augmenter.outputSize;
@@ -142,8 +179,9 @@ export class MultiViewLoader {
       views: this.views,
       mixupAlpha: this.mixupAlpha,
       onBadImage: this.onBadImage,
+      firstView: this.firstView,
     });
-    const floats = this.batchSize * 3 * this.imageSize.height * this.imageSize.width;
+    const floats = this.capacity * 3 * this.imageSize.height * this.imageSize.width;
     const nSlots = this.numWorkers === 0 ? 1 : this.prefetch + 1; // +1: the batch the consumer holds
     this.slots = Array.from({ length: nSlots }, (_, id) => ({
       id,
@@ -151,8 +189,13 @@ export class MultiViewLoader {
         { length: this.views },
         () => new Float32Array(new SharedArrayBuffer(floats * 4)),
       ),
-      labels: new Int32Array(new SharedArrayBuffer(this.batchSize * 4)),
+      labels: new Int32Array(new SharedArrayBuffer(this.capacity * 4)),
     }));
+  }
+
+  /** Most images one yielded batch holds: the batch size, or the largest shard of it. */
+  get capacity(): number {
+    return this.shard ? Math.ceil(this.batchSize / this.shard.count) : this.batchSize;
   }
 
   batchesPerEpoch(): number {
@@ -190,28 +233,41 @@ export class MultiViewLoader {
     }
     this.iterating = true;
     const order = this.epochOrder(epoch);
-    const indicesOf = (b: number) =>
-      order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length));
+    const indicesOf = (b: number) => {
+      const lo = b * this.batchSize;
+      const hi = Math.min((b + 1) * this.batchSize, order.length);
+      if (!this.shard) return order.slice(lo, hi);
+      // Contiguous, near-equal parts; equal when the batch divides (always, for training).
+      const { index, count } = this.shard;
+      const n = hi - lo;
+      return order.slice(
+        lo + Math.floor((index * n) / count),
+        lo + Math.floor(((index + 1) * n) / count),
+      );
+    };
     try {
       if (this.numWorkers === 0) {
         const slot = this.slots[0];
         for (let b = first; b < total; b++) {
-          const filled = await this.filler.fill(epoch, b, indicesOf(b), slot);
+          const idx = indicesOf(b);
+          if (idx.length === 0) continue; // a shard of the last, short evaluation batch can be empty
+          const filled = await this.filler.fill(epoch, b, idx, slot);
           yield this.makeBatch(slot, b, epoch, filled);
         }
         return;
       }
       this.startWorkers();
       const free = [...this.slots];
-      const inflight: { b: number; slot: Slot; done: Promise<FillResult> }[] = [];
+      const inflight: { b: number; n: number; slot: Slot; done: Promise<FillResult> }[] = [];
       let nextToSchedule = first;
       const schedule = () => {
         while (inflight.length < this.prefetch && free.length > 0 && nextToSchedule < total) {
           const b = nextToSchedule++;
           const slot = free.shift() as Slot;
-          const done = this.dispatch(epoch, b, indicesOf(b), slot);
+          const idx = indicesOf(b);
+          const done = this.dispatch(epoch, b, idx, slot);
           done.catch(() => undefined); // rejections surface when awaited in order, not as unhandled ones
-          inflight.push({ b, slot, done });
+          inflight.push({ b, n: idx.length, slot, done });
         }
       };
       let held: Slot | null = null;
@@ -225,6 +281,7 @@ export class MultiViewLoader {
           const filled = await task.done;
           held = task.slot;
           schedule();
+          if (task.n === 0) continue; // an empty shard (see above)
           yield this.makeBatch(task.slot, b, epoch, filled);
         }
       } finally {
@@ -242,8 +299,8 @@ export class MultiViewLoader {
     const { height: h, width: w } = this.imageSize;
     const floats = n * 3 * h * w;
     const batch: Batch = {
-      views: slot.views.map((v) => (n === this.batchSize ? v : v.subarray(0, floats))),
-      labels: n === this.batchSize ? slot.labels : slot.labels.subarray(0, n),
+      views: slot.views.map((v) => (n === this.capacity ? v : v.subarray(0, floats))),
+      labels: n === this.capacity ? slot.labels : slot.labels.subarray(0, n),
       index,
       epoch,
       shape: [n, 3, h, w],
@@ -262,6 +319,7 @@ export class MultiViewLoader {
       views: this.views,
       mixupAlpha: this.mixupAlpha,
       onBadImage: this.onBadImage,
+      firstView: this.firstView,
       slots: this.slots.map((s) => ({ views: s.views, labels: s.labels })),
     };
     for (let i = 0; i < this.numWorkers; i++) {

@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     views: init.views,
     mixupAlpha: init.mixupAlpha,
     onBadImage: init.onBadImage,
+    firstView: init.firstView,
   });
   // Serialise requests: one batch at a time per worker keeps memory bounded and output order irrelevant.
   let queue = Promise.resolve();

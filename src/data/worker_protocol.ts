@@ -11,6 +11,7 @@ export interface WorkerInit {
   views: number;
   mixupAlpha: number;
   onBadImage: "skip" | "fail";
+  firstView: number;
   /** Shared output slots, indexed by slot id. */
   slots: { views: Float32Array[]; labels: Int32Array }[];
 }

@@ -31,6 +31,7 @@ test("divco exit codes: 0 ok, 1 failed, 2 usage; the top level's own answers", a
     "import",
     "infer",
     "train",
+    "launch",
     "demo",
     "eval",
     "report",
@@ -46,7 +47,7 @@ test("divco exit codes: 0 ok, 1 failed, 2 usage; the top level's own answers", a
   assert.equal(unknown.code, 2);
   assert.equal(
     unknown.stderr,
-    'divco: unknown command "tran" (data, summary, import, infer, train, demo, eval, report, info; see divco --help)\n',
+    'divco: unknown command "tran" (data, summary, import, infer, train, launch, demo, eval, report, info; see divco --help)\n',
   );
 
   const badArch = await divco("train", "--arch", "nope", "--run-dir", "unused");

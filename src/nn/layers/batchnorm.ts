@@ -13,6 +13,14 @@ export interface BatchNormOptions {
   trackRunningStats?: boolean;
 }
 
+/**
+ * Training-mode normalisation with statistics over more than this process's batch (SyncBN:
+ * dist/sync_bn.ts installs one on every BatchNorm2d of a data-parallel model).
+ */
+export interface BatchStatsSync {
+  normalize(bn: BatchNorm2d, x: Tensor, momentum: number): Tensor;
+}
+
 export class BatchNorm2d extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
@@ -21,6 +29,8 @@ export class BatchNorm2d extends Module {
   readonly numBatchesTracked: Tensor | null;
   readonly eps: number;
   readonly momentum: number | null;
+  /** When set, training batches are normalised with statistics shared across processes. */
+  sync: BatchStatsSync | null = null;
 
   constructor(
     readonly numFeatures: number,
@@ -49,6 +59,7 @@ export class BatchNorm2d extends Module {
       noGrad(() => this.numBatchesTracked!.add_(1));
       if (this.momentum === null) momentum = 1 / this.numBatchesTracked.item();
     }
+    if (this.sync && this.training) return this.sync.normalize(this, x, momentum);
     return batchNorm(x, this.runningMean, this.runningVar, {
       weight: this.weight,
       bias: this.bias,
