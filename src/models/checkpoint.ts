@@ -3,6 +3,8 @@
 // against the members (member count, classifier size, every key and shape) and load it
 // strictly — a checkpoint that does not fit is refused before anything is written.
 import * as fs from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { readSafetensors } from "../io/safetensors.js";
 import { extractStateDict, loadPth, pyToJSON } from "../io/pth.js";
 import type { TensorRecord } from "../io/record.js";
@@ -10,6 +12,7 @@ import { recordToTensor } from "../io/tensors.js";
 import { Linear } from "../nn/layers/linear.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Members } from "./members.js";
+import { DATASET_KINDS, type DatasetKind } from "../data/stats.js";
 
 export interface WeightsFile {
   tensors: Map<string, TensorRecord>;
@@ -32,12 +35,30 @@ function isSafetensors(path: string): boolean {
   }
 }
 
-/** Reads the tensors of a safetensors file or a PyTorch checkpoint (`module.` stripped). */
+/**
+ * The model's tensors of a divco run checkpoint (keys `model.models.0.…`, beside `optim.…` and
+ * `rng.…`) with the `model.` prefix stripped; any other state dict unchanged.
+ */
+export function modelTensors(tensors: Map<string, TensorRecord>): Map<string, TensorRecord> {
+  const keys = [...tensors.keys()];
+  const isRunCheckpoint =
+    keys.some((k) => k.startsWith("model.")) &&
+    keys.every((k) => k.startsWith("model.") || k.startsWith("optim.") || k.startsWith("rng."));
+  if (!isRunCheckpoint) return tensors;
+  return new Map(
+    [...tensors].filter(([k]) => k.startsWith("model.")).map(([k, v]) => [k.slice(6), v]),
+  );
+}
+
+/**
+ * Reads the tensors of a safetensors file (divco import's, or a run checkpoint's: its model
+ * part) or a PyTorch checkpoint (`module.` stripped).
+ */
 export function readWeights(path: string): WeightsFile {
   if (!fs.existsSync(path)) throw new Error(`${path}: no such file`);
   if (isSafetensors(path)) {
     const { tensors, metadata } = readSafetensors(path);
-    return { tensors, format: "safetensors", info: { ...metadata } };
+    return { tensors: modelTensors(tensors), format: "safetensors", info: { ...metadata } };
   }
   const sd = extractStateDict(loadPth(path), path);
   const info: Record<string, unknown> = {};
@@ -107,4 +128,82 @@ export function loadMembers(
   } finally {
     for (const t of state.values()) t.dispose();
   }
+}
+
+/** What a run directory's config.json says about its model (the rest is the trainer's). */
+export interface RunModel {
+  arch: string;
+  split: number;
+  dataset: DatasetKind;
+  /** The run's ensemble rule (REFERENCE.md §4). */
+  ensemble?: string;
+  /** The run's dataset directory ("sample" for the embedded CIFAR-10 sample). */
+  data?: string;
+}
+
+export interface RunCheckpoint {
+  model: RunModel;
+  /** The checkpoint's model tensors, keys `models.{i}.…`. */
+  tensors: Map<string, TensorRecord>;
+  /** The checkpoint's metadata (epoch, bestAcc1, metrics, …). */
+  info: Record<string, unknown>;
+}
+
+/** The model of a run directory (`divco train`'s config.json). */
+export function readRunModel(runDir: string): RunModel {
+  const cfgPath = join(runDir, "config.json");
+  if (!fs.existsSync(cfgPath))
+    throw new Error(`${runDir} is not a divco run directory (no config.json)`);
+  let cfg: Partial<RunModel>;
+  try {
+    cfg = JSON.parse(fs.readFileSync(cfgPath, "utf8")) as Partial<RunModel>;
+  } catch (e) {
+    throw new Error(`${cfgPath} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (
+    typeof cfg.arch !== "string" ||
+    !Number.isInteger(cfg.split) ||
+    !DATASET_KINDS.includes(cfg.dataset as DatasetKind)
+  )
+    throw new Error(`${cfgPath} does not name an arch, split and dataset`);
+  return cfg as RunModel;
+}
+
+/**
+ * The model state of a run's checkpoint `which` (best, last or epoch-NNNN): its model part,
+ * checked against the SHA-256 its JSON records, with the run's arch, split and dataset. The
+ * one place that knows the run-checkpoint layout (`checkpoints/NAME.safetensors` + `.json`,
+ * written by cotrain/checkpoint.ts) for readers below cotrain.
+ */
+export function readRunCheckpoint(runDir: string, which = "best"): RunCheckpoint {
+  const model = readRunModel(runDir);
+  const dir = join(runDir, "checkpoints");
+  const metaPath = join(dir, `${which}.json`);
+  const tensorsPath = join(dir, `${which}.safetensors`);
+  if (!fs.existsSync(metaPath) || !fs.existsSync(tensorsPath)) {
+    const have = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith(".json"))
+          .map((f) => f.slice(0, -5))
+      : [];
+    throw new Error(
+      `${runDir} has no checkpoint "${which}" (${have.length ? `it has ${have.join(", ")}` : "no checkpoints yet"})`,
+    );
+  }
+  let meta: Record<string, unknown>;
+  try {
+    meta = JSON.parse(fs.readFileSync(metaPath, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`checkpoint ${metaPath} is not valid JSON: ${(e as Error).message}`);
+  }
+  const bytes = fs.readFileSync(tensorsPath);
+  const hash = createHash("sha256").update(bytes).digest("hex");
+  if (typeof meta.tensorsSha256 === "string" && meta.tensorsSha256 !== hash)
+    throw new Error(
+      `checkpoint ${tensorsPath} does not match ${metaPath} (SHA-256 ${hash.slice(0, 12)}… vs ${meta.tensorsSha256.slice(0, 12)}…): the files come from different saves`,
+    );
+  const { tensors } = readSafetensors(bytes, tensorsPath);
+  const info = Object.fromEntries(Object.entries(meta).filter(([k]) => k !== "optimizer"));
+  return { model, tensors: modelTensors(tensors), info };
 }

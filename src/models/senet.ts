@@ -18,6 +18,7 @@ import {
   AdaptiveAvgPool2d,
   pipe,
   F,
+  markChannelAgnostic,
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
@@ -284,3 +285,7 @@ for (const [name, block, layers, groups, wideStem, kernel, description] of GROUP
       }),
   });
 }
+
+// Their forward passes reach channels only through child modules (nn/fusion.ts): a fused
+// copy computes all members at once (src/infer/fuse.ts).
+markChannelAgnostic(SENet, SEModule);
