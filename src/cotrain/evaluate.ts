@@ -46,6 +46,11 @@ export interface EvaluateOptions {
   device?: string;
   /** The loader epoch to iterate (only matters to a shuffling loader). */
   epoch?: number;
+  /**
+   * Computes every member's logits for a batch instead of `members.forwardEach` — an inference
+   * Ensemble's `memberLogits` in some execution mode (src/infer). The caller owns the result.
+   */
+  forwardMembers?: (x: Tensor) => Promise<Tensor[]>;
 }
 
 /** Runs the members in eval mode over `loader` and returns the sums (restores train mode after). */
@@ -62,28 +67,43 @@ export async function evaluateCounts(
   let loss = 0;
   let images = 0;
   const memberTop1 = new Array<number>(S).fill(0);
+  const tally = (outs: Tensor[], y: Tensor) => {
+    const scores = ensemble(o.rule ?? "mean_logits", outs);
+    top1 += correct(scores, y, 1);
+    top5 += correct(scores, y, 5);
+    outs.forEach((z, i) => {
+      memberTop1[i] += z.argmax(1).eq(y).sum().item();
+      loss += crossEntropy(z, y, { reduction: "sum" }).item();
+    });
+  };
+  const input = (views: Float32Array, shape: readonly number[]) =>
+    viewTensor(views, shape, o.memoryFormat ?? "contiguous", o.device ?? "cpu");
   try {
     for await (const batch of loader.epoch(o.epoch ?? 0)) {
-      inferenceMode(() =>
-        scope(() => {
-          const x = viewTensor(
-            batch.views[0],
-            batch.shape,
-            o.memoryFormat ?? "contiguous",
-            o.device ?? "cpu",
-          );
-          const y = labelTensor(batch.labels, o.device ?? "cpu");
-          const outs = members.forwardEach(x);
-          const scores = ensemble(o.rule ?? "mean_logits", outs);
-          top1 += correct(scores, y, 1);
-          top5 += correct(scores, y, 5);
-          outs.forEach((z, i) => {
-            memberTop1[i] += z.argmax(1).eq(y).sum().item();
-            loss += crossEntropy(z, y, { reduction: "sum" }).item();
-          });
-          images += batch.labels.length;
-        }),
-      );
+      if (o.forwardMembers) {
+        const x = input(batch.views[0], batch.shape);
+        try {
+          const outs = await o.forwardMembers(x);
+          try {
+            inferenceMode(() =>
+              scope(() => tally(outs, labelTensor(batch.labels, outs[0]?.device ?? "cpu"))),
+            );
+          } finally {
+            for (const z of outs) z.dispose();
+          }
+        } finally {
+          x.dispose();
+        }
+      } else {
+        inferenceMode(() =>
+          scope(() => {
+            const x = input(batch.views[0], batch.shape);
+            const y = labelTensor(batch.labels, o.device ?? "cpu");
+            tally(members.forwardEach(x), y);
+          }),
+        );
+      }
+      images += batch.labels.length;
       // Give signal handlers and timers a turn (see the same line in epoch.ts).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
