@@ -259,7 +259,7 @@ class Builder {
     if (m0 instanceof Linear) {
       sameConfig(ms, ["inFeatures", "outFeatures"], path);
       const fc = new FusedLinear(ms as Linear[]);
-      for (const x of fc.parameters()) this.owned.push(x);
+      for (const x of fc.buffers()) this.owned.push(x);
       return fc;
     }
     return this.composite(path, ms);

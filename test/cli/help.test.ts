@@ -17,6 +17,8 @@ import { EVAL, runEval } from "../../src/cli/eval.js";
 import { IMPORT, runImport } from "../../src/cli/import.js";
 import { INFER, runInfer } from "../../src/cli/infer.js";
 import { INFO, runInfo } from "../../src/cli/info.js";
+import { PREDICT, runPredict } from "../../src/cli/predict.js";
+import { BENCH, runBench } from "../../src/cli/bench.js";
 import { REPORT, runReport } from "../../src/cli/report.js";
 import { SUMMARY, runSummary } from "../../src/cli/summary.js";
 import { TRAIN, runTrain } from "../../src/cli/train.js";
@@ -30,6 +32,8 @@ const COMMANDS: [CommandSpec, Run][] = [
   [IMPORT, runImport],
   [INFER, runInfer],
   [INFO, runInfo],
+  [PREDICT, runPredict],
+  [BENCH, runBench],
   [REPORT, runReport],
   [SUMMARY, runSummary],
   [TRAIN, runTrain],
