@@ -9,7 +9,8 @@
         "src/tensor_data.cc",
         "src/dispatch.cc",
         "src/autograd.cc",
-        "src/runtime.cc"
+        "src/runtime.cc",
+        "src/memory.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   divco::InitDispatch(env, exports);
   divco::InitAutograd(env, exports);
   divco::InitRuntime(env, exports);
+  divco::InitMemory(env, exports);
   return exports;
 }
 

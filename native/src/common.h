@@ -57,5 +57,6 @@ void InitTensorData(Napi::Env env, Napi::Object exports);
 void InitDispatch(Napi::Env env, Napi::Object exports);
 void InitAutograd(Napi::Env env, Napi::Object exports);
 void InitRuntime(Napi::Env env, Napi::Object exports);
+void InitMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace divco

@@ -31,8 +31,8 @@ export interface AutoChoice {
 export function autoCandidates(members: Members, o: EngineOptions): ExecutionMode[] {
   if (members.split === 1) return ["sequential"];
   if (o.device.startsWith("cuda")) return ["sequential", "fused", "devices"];
-  // Concurrent members need a core each: with one thread and no explicit workers they run in turn.
-  return o.threads > 1 || (o.workers ?? 1) > 1
+  // Concurrent members need a core each: with one thread and no explicit lanes they run in turn.
+  return o.threads > 1 || (o.lanes ?? 1) > 1
     ? ["sequential", "concurrent", "fused"]
     : ["sequential", "fused"];
 }

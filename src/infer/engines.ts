@@ -1,8 +1,8 @@
 // Execution modes of the ensemble predictor: ways to compute every member's logits for a batch,
 // all giving the same numbers (to float rounding):
 //   sequential  members one after the other on the calling thread, all intra-op threads each;
-//   concurrent  members at the same time on a persistent pool of worker threads that share the
-//               main thread's weights, the threads divided among them (member_pool.ts);
+//   concurrent  members at the same time: the calling thread and a persistent pool of worker
+//               threads that share its weights, the threads divided among them (member_pool.ts);
 //   fused       the members as one network with S× channels and groups (fuse.ts);
 //   devices     one member per CUDA device, launched from one thread (REFERENCE.md §5's
 //               multi-GPU test); kernels are asynchronous, so the devices overlap;
@@ -10,7 +10,7 @@
 //               stream bindings the native addon does not have yet — refused with a clear error.
 import type { Members } from "../models/members.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { stack, zeros } from "../tensor/creation.js";
+import { zeros } from "../tensor/creation.js";
 import { inferenceMode } from "../tensor/autograd.js";
 import { scope } from "../tensor/scope.js";
 import { buildInfo, cudaDeviceCount, getNumThreads, setNumThreads } from "../tensor/runtime.js";
@@ -35,10 +35,13 @@ export const MODE_CHOICES: readonly ModeChoice[] = [...EXECUTION_MODES, "auto"];
 export const CPU_MODES: readonly ExecutionMode[] = ["sequential", "concurrent", "fused"];
 
 export interface EngineOptions {
-  /** Intra-op threads in all (divided among the workers in concurrent mode). */
+  /** Intra-op threads in all (divided among the lanes in concurrent mode). */
   threads: number;
-  /** Concurrent mode: worker threads (default min(S, threads)). */
-  workers?: number;
+  /**
+   * Concurrent mode: members run side by side in this many lanes, the calling thread and
+   * lanes − 1 worker threads (default min(S, threads)).
+   */
+  lanes?: number;
   /** "cpu" or "cuda:N": where the members' weights are. */
   device: string;
   memoryFormat: MemoryFormatName;
@@ -51,7 +54,7 @@ export interface Engine {
   readonly mode: ExecutionMode;
   /** Intra-op threads in all. */
   readonly threads: number;
-  /** How the work is laid out ("2 workers × 1 thread", "one network, 2 threads"). */
+  /** How the work is laid out ("2 lanes (this thread + 1 worker) × 1 thread", …). */
   readonly layout: string;
   /** Every member's logits [N, C] for the batch x (on the engine's device); the caller owns them. */
   run(x: Tensor): Promise<Tensor[]>;
@@ -114,31 +117,70 @@ class FusedEngine implements Engine {
   }
 }
 
+/**
+ * Members side by side in L lanes (L = min(S, threads), or `lanes`): lane 0 is the calling
+ * thread, lanes 1…L−1 are pool workers; member i runs in lane i mod L with threads/L intra-op
+ * threads. The calling thread would otherwise only wait, so it computes its own members while
+ * the workers compute theirs: one message round trip fewer, one thread fewer.
+ */
 class ConcurrentEngine implements Engine {
   readonly mode = "concurrent";
   readonly layout: string;
 
   constructor(
-    private readonly pool: MemberPool,
+    private readonly members: Members,
+    /** The calling thread's members, and the pool's (null when every member is the caller's). */
+    private readonly own: number[],
+    private readonly pool: MemberPool | null,
+    private readonly threadsPerLane: number,
     readonly threads: number,
   ) {
-    const W = pool.assignment.length;
-    this.layout = `${plural(W, "worker")} × ${plural(pool.threadsPerWorker, "thread")}`;
+    const lanes = 1 + (pool?.assignment.length ?? 0);
+    this.layout = `${plural(lanes, "lane")} (this thread + ${plural(lanes - 1, "worker")}) × ${plural(threadsPerLane, "thread")}`;
+  }
+
+  static async start(members: Members, o: EngineOptions): Promise<ConcurrentEngine> {
+    const S = members.split;
+    const lanes = Math.max(1, Math.min(o.lanes ?? Math.min(S, o.threads), S));
+    const threadsPerLane = Math.max(1, Math.floor(o.threads / lanes));
+    const lane = (i: number) => i % lanes;
+    const all = Array.from({ length: S }, (_, i) => i);
+    const own = all.filter((i) => lane(i) === 0);
+    const others = all.filter((i) => lane(i) !== 0);
+    const pool = others.length
+      ? await MemberPool.start(members, {
+          threads: threadsPerLane * (lanes - 1),
+          workers: lanes - 1,
+          members: others,
+        })
+      : null;
+    return new ConcurrentEngine(members, own, pool, threadsPerLane, o.threads);
   }
 
   async run(x: Tensor): Promise<Tensor[]> {
-    const borrowed = await this.pool.forward(x, "inference");
+    // Posted before this thread starts on its own members.
+    const theirs = this.pool?.forward(x, "inference");
+    let mine: Tensor[];
+    try {
+      useThreads(this.threadsPerLane);
+      mine = inferenceMode(() =>
+        scope(() => this.own.map((i) => this.members.models.items[i].forward(x))),
+      );
+    } catch (e) {
+      await theirs?.catch(() => undefined);
+      throw e;
+    }
+    const borrowed = theirs ? await theirs : [];
     // The workers own their outputs until the pool's next request: copy them out now.
-    return inferenceMode(() =>
-      scope(() => {
-        const all = stack(borrowed, 0);
-        return borrowed.map((_, i) => all.select(0, i));
-      }),
-    );
+    const out = new Array<Tensor>(this.members.split);
+    this.own.forEach((i, k) => (out[i] = mine[k]));
+    const copies = inferenceMode(() => scope(() => borrowed.map((t) => t.clone())));
+    this.pool?.indices.forEach((i, k) => (out[i] = copies[k]));
+    return out;
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 }
 
@@ -221,10 +263,7 @@ export async function startEngine(
         throw new ModeUnavailableError(
           `mode "concurrent" runs members on CPU worker threads; on ${o.device} use devices, streams or fused`,
         );
-      return new ConcurrentEngine(
-        await MemberPool.start(members, { threads: o.threads, workers: o.workers }),
-        o.threads,
-      );
+      return ConcurrentEngine.start(members, o);
     case "devices": {
       const n = requireCuda(mode);
       const devices = Array.from({ length: Math.min(n, members.split) }, (_, i) => `cuda:${i}`);

@@ -17,8 +17,10 @@ import type { WorkerReply, WorkerRequest, WorkerSetup } from "./pool_protocol.js
 export interface MemberPoolOptions {
   /** Intra-op threads available in all. */
   threads: number;
-  /** Worker threads; default min(S, threads). Member i runs on worker i mod workers. */
+  /** Worker threads; default min(members, threads). The k-th member runs on worker k mod workers. */
   workers?: number;
+  /** The members (indices) the pool runs; default all. The others are the caller's to run. */
+  members?: readonly number[];
 }
 
 interface Pending {
@@ -70,6 +72,8 @@ export class MemberPool {
   private constructor(
     readonly members: Members,
     private readonly workers: MemberWorker[],
+    /** The members the pool runs; outputs come in this order. */
+    readonly indices: readonly number[],
     /** assignment[w] = the member indices worker w runs, in order. */
     readonly assignment: number[][],
     /** Intra-op threads of each worker. */
@@ -83,11 +87,15 @@ export class MemberPool {
   /** Starts the workers; each rebinds its copy of its members to `members`' tensors. */
   static async start(members: Members, o: MemberPoolOptions): Promise<MemberPool> {
     const S = members.split;
-    const W = Math.max(1, Math.min(o.workers ?? Math.min(S, o.threads), S));
+    const indices = o.members ?? Array.from({ length: S }, (_, i) => i);
+    if (indices.length === 0 || indices.some((i) => !Number.isInteger(i) || i < 0 || i >= S))
+      throw new RangeError(
+        `MemberPool: members must be indices of the ${S} members, got [${indices}]`,
+      );
+    const n = indices.length;
+    const W = Math.max(1, Math.min(o.workers ?? Math.min(n, o.threads), n));
     const threadsEach = Math.max(1, Math.floor(o.threads / W));
-    const assignment = Array.from({ length: W }, (_, w) =>
-      Array.from({ length: S }, (_, i) => i).filter((i) => i % W === w),
-    );
+    const assignment = Array.from({ length: W }, (_, w) => indices.filter((_, k) => k % W === w));
     const sd = members.stateDict();
     // Building a member initialises its weights from the default generator; the main thread's
     // random sequence must not depend on whether members run concurrently.
@@ -115,7 +123,7 @@ export class MemberPool {
       setDefaultGeneratorState(rng);
       rng.dispose();
     }
-    return new MemberPool(members, workers, assignment, threadsEach);
+    return new MemberPool(members, workers, indices, assignment, threadsEach);
   }
 
   /** Throws once the pool is closed. */
@@ -124,10 +132,12 @@ export class MemberPool {
   }
 
   /**
-   * Runs every member's forward on its own input (inputs[i] for member i; one tensor = the same
-   * input for all). Returns each member's output as a borrowed tensor, owned by the workers and
-   * valid until the pool's next request: read or copy it before then (training: detach it and
-   * call `backward`, or `release`).
+   * Runs the pool's members' forward passes on their inputs (inputs[i] for member i; one tensor
+   * = the same input for all). Returns their outputs in the order of `indices` (member order for
+   * a pool of all members) as borrowed tensors, owned by the workers and valid until the pool's
+   * next request: read or copy them before then (training: detach them and call `backward`, or
+   * `release`). The requests are posted before this returns, so the caller can compute while
+   * the workers do.
    */
   async forward(inputs: Tensor | Tensor[], mode: PoolForwardMode): Promise<Tensor[]> {
     this.assertOpen();
@@ -144,15 +154,20 @@ export class MemberPool {
         }),
       ),
     );
-    const out = new Array<Tensor>(this.split);
+    const byMember = new Map<number, Tensor>();
     replies.forEach((r, k) => {
       if (r.type !== "forward") throw new Error(`member worker ${k}: unexpected reply ${r.type}`);
-      this.assignment[k].forEach((i, j) => (out[i] = Tensor.borrow(r.logits[j] as TensorHandle)));
+      this.assignment[k].forEach((i, j) =>
+        byMember.set(i, Tensor.borrow(r.logits[j] as TensorHandle)),
+      );
     });
-    return out;
+    return this.indices.map((i) => byMember.get(i)!);
   }
 
-  /** Backpropagates ∂loss/∂output_i (grads[i]) through member i, accumulating parameter gradients. */
+  /**
+   * Backpropagates ∂loss/∂output_i (grads[i], indexed by member) through each of the pool's
+   * members i, accumulating parameter gradients.
+   */
   async backward(grads: Tensor[]): Promise<void> {
     this.assertOpen();
     const replies = await Promise.all(

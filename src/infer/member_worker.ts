@@ -13,7 +13,7 @@ import type { TensorHandle } from "../tensor/native.js";
 import { native } from "../tensor/native.js";
 import { scope } from "../tensor/scope.js";
 import { inferenceMode } from "../tensor/autograd.js";
-import { setNumThreads } from "../tensor/runtime.js";
+import { releaseFreeMemory, setNumThreads } from "../tensor/runtime.js";
 import type { WorkerReply, WorkerRequest, WorkerSetup } from "./pool_protocol.js";
 
 const setup = workerData as WorkerSetup;
@@ -30,6 +30,10 @@ const nets: Module[] = setup.members.map(({ state }) => {
   net.shareState(new Map(state.map(([k, h]) => [k, Tensor.borrow(h as TensorHandle)])));
   return net;
 });
+// Building a member allocated (and initialised) a full set of weights that shareState has just
+// released; the allocator would keep that memory resident. Give it back: the pool then costs
+// the process its workers' activations, not a second copy of the weights.
+releaseFreeMemory();
 // The outputs of the last forward: waiting for their backward (training), or read by the main
 // thread (inference); freed by the next request.
 let pending: Tensor[] = [];

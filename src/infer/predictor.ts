@@ -52,8 +52,11 @@ export interface EnsembleOptions {
   rule?: EnsembleRule;
   /** Intra-op threads in all. Default: the process's current count. */
   threads?: number;
-  /** Concurrent mode: worker threads (default min(S, threads)). */
-  workers?: number;
+  /**
+   * Concurrent mode: members run side by side in this many lanes, the calling thread and
+   * lanes − 1 worker threads (default min(S, threads)).
+   */
+  lanes?: number;
   /** "cpu" (default) or "cuda:N". */
   device?: string;
   memoryFormat?: MemoryFormatName;
@@ -193,7 +196,7 @@ export class Ensemble {
       const crop = members.options.crop;
       const engineOptions = {
         threads: o.threads ?? getNumThreads(),
-        workers: o.workers,
+        lanes: o.lanes,
         device,
         memoryFormat,
         inputShape: [3, crop, crop] as [number, number, number],
@@ -240,7 +243,7 @@ export class Ensemble {
   get threads(): number {
     return this.engine.threads;
   }
-  /** How the mode lays the work out ("2 workers × 1 thread", …). */
+  /** How the mode lays the work out ("2 lanes (this thread + 1 worker) × 1 thread", …). */
   get layout(): string {
     return this.engine.layout;
   }

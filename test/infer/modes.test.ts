@@ -46,16 +46,17 @@ for (const [arch, S, extra] of [
     const x = randn([3, 3, 32, 32], { generator: new Generator(2) });
     const live = native.liveTensors();
     try {
-      // The threads the test runner gives (DIVCO_NUM_THREADS); concurrent: 2 workers of 1 thread.
+      // The threads the test runner gives (DIVCO_NUM_THREADS); concurrent: 2 lanes of 1 thread.
       const seq = await Ensemble.load({ members }, { mode: "sequential" });
       const want = await seq.memberLogits(x);
       for (const mode of ["concurrent", "fused", "auto"] as const) {
         const e = await Ensemble.load(
           { members },
-          { mode, workers: 2, timing: { warmup: 0, minRounds: 1, maxRounds: 1 } },
+          { mode, lanes: 2, timing: { warmup: 0, minRounds: 1, maxRounds: 1 } },
         );
         try {
-          if (mode === "concurrent") assert.match(e.layout, /^2 workers × 1 thread$/);
+          if (mode === "concurrent")
+            assert.match(e.layout, /^2 lanes \(this thread \+ 1 worker\) × 1 thread$/);
           if (mode === "auto") {
             assert.ok(e.auto && ["sequential", "concurrent", "fused"].includes(e.auto.mode));
             assert.equal(e.auto.candidates.length, 3);

@@ -50,7 +50,7 @@ test("an official checkpoint (.pth) reproduces PyTorch's logits in every CPU mod
         dataset: "cifar10",
         extra: { width: 4 },
       },
-      { mode, workers: 2 },
+      { mode, lanes: 2 },
     );
     try {
       const got = await e.memberLogits(x);
@@ -218,7 +218,7 @@ test("predictFiles: JPEG and PNG predicted, each bad file its own error, the res
     const jpeg = fs.readFileSync(path.join(dir, "b.jpg"));
     fs.writeFileSync(path.join(dir, "cut.jpg"), jpeg.subarray(0, jpeg.length >> 1));
     fs.writeFileSync(path.join(dir, "notes.png"), "not an image");
-    const e = await Ensemble.load(run.dir, { mode: "concurrent", workers: 2 });
+    const e = await Ensemble.load(run.dir, { mode: "concurrent", lanes: 2 });
     try {
       const { predictions, errors } = await e.predictFiles([dir, path.join(dir, "missing.jpg")], {
         topk: 3,
