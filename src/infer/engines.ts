@@ -170,7 +170,13 @@ class ConcurrentEngine implements Engine {
       await theirs?.catch(() => undefined);
       throw e;
     }
-    const borrowed = theirs ? await theirs : [];
+    let borrowed: Tensor[] = [];
+    try {
+      if (theirs) borrowed = await theirs;
+    } catch (e) {
+      for (const t of mine) t.dispose();
+      throw e;
+    }
     // The workers own their outputs until the pool's next request: copy them out now.
     const out = new Array<Tensor>(this.members.split);
     this.own.forEach((i, k) => (out[i] = mine[k]));
