@@ -1,7 +1,11 @@
 // Latency measurement: repeated calls, warm-up excluded, median and 90th percentile. Candidates
 // that are compared with each other (execution modes, the undivided network) are timed in
-// interleaved rounds — round r calls every candidate once — so a change in the machine's load
-// during the measurement affects them alike instead of favouring whichever ran first.
+// interleaved rounds — round r times every candidate once — so a change in the machine's load
+// during the measurement affects them alike instead of favouring whichever ran first. Within a
+// round, each candidate first gets an untimed call: candidates run with different intra-op
+// thread counts, and the first parallel region after the calling thread's count changed pays
+// for re-forming OpenMP's thread team (milliseconds on a 2-vCPU VM), which is no part of any
+// one mode's steady-state latency.
 
 export interface TimingOptions {
   /** Untimed calls of each candidate first (allocator, oneDNN primitive caches). Default 2. */
@@ -11,6 +15,8 @@ export interface TimingOptions {
   maxRounds?: number;
   /** Stop after this many milliseconds of timed rounds once minRounds are done. Default 3000. */
   budgetMs?: number;
+  /** Untimed calls of a candidate before its timed call in every round. Default 1. */
+  rewarm?: number;
 }
 
 export interface LatencySummary {
@@ -60,12 +66,14 @@ export async function timeInterleaved(
   const minRounds = o.minRounds ?? 5;
   const maxRounds = Math.max(minRounds, o.maxRounds ?? 50);
   const budget = o.budgetMs ?? 3000;
+  const rewarm = o.rewarm ?? 1;
   for (let i = 0; i < warmup; i++) for (const run of candidates) await run();
   const times = candidates.map(() => [] as number[]);
   const start = performance.now();
   for (let r = 0; r < maxRounds; r++) {
     if (r >= minRounds && performance.now() - start > budget) break;
     for (let c = 0; c < candidates.length; c++) {
+      for (let i = 0; i < rewarm; i++) await candidates[c]();
       const t0 = performance.now();
       await candidates[c]();
       times[c].push(performance.now() - t0);

@@ -15,15 +15,24 @@ test("summarize: median, p90 (nearest rank), min and images/s", () => {
   assert.equal(summarize([3, 1, 2], 1).medianMs, 2);
 });
 
-test("timeInterleaved: warm-up untimed, then rounds of every candidate in order", async () => {
+test("timeInterleaved: warm-up untimed, then rounds of every candidate in order (re-warmed)", async () => {
   const calls: string[] = [];
   const times = await timeInterleaved(
     ["a", "b"].map((name) => async () => {
       calls.push(name);
     }),
-    { warmup: 2, minRounds: 3, maxRounds: 3 },
+    { warmup: 2, minRounds: 3, maxRounds: 3, rewarm: 0 },
   );
   assert.deepEqual(calls, ["a", "b", "a", "b", "a", "b", "a", "b", "a", "b"]);
+  calls.length = 0;
+  await timeInterleaved(
+    ["a", "b"].map((name) => async () => {
+      calls.push(name);
+    }),
+    { warmup: 0, minRounds: 2, maxRounds: 2 },
+  );
+  // Each timed call follows an untimed one of the same candidate.
+  assert.deepEqual(calls, ["a", "a", "b", "b", "a", "a", "b", "b"]);
   assert.deepEqual(
     times.map((t) => t.length),
     [3, 3],
