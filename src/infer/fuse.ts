@@ -136,17 +136,20 @@ export function fusionRefusals(member: Module, probe: Tensor): FusionRefusal[] {
   const wasTraining = member.training;
   member.eval();
   try {
-    const t = trace(member, probe);
-    const out: FusionRefusal[] = [];
-    for (const [path, m] of member.namedModules()) {
-      if (!t.called.has(m)) continue;
-      const r = refusal(path, m, t);
-      if (r) out.push(r);
-    }
-    return out;
+    return refusalsOf(member, trace(member, probe));
   } finally {
     member.train(wasTraining);
   }
+}
+
+function refusalsOf(member: Module, t: Trace): FusionRefusal[] {
+  const out: FusionRefusal[] = [];
+  for (const [path, m] of member.namedModules()) {
+    if (!t.called.has(m)) continue;
+    const r = refusal(path, m, t);
+    if (r) out.push(r);
+  }
+  return out;
 }
 
 function sameConfig(ms: Module[], keys: string[], path: string): void {
@@ -311,9 +314,10 @@ export class FusedMembers implements Disposable {
     const modes = members.map((m) => m.training);
     for (const m of members) m.eval();
     try {
-      const refusals = fusionRefusals(m0, probe);
+      const t = trace(m0, probe);
+      const refusals = refusalsOf(m0, t);
       if (refusals.length) throw new FusionError(name, refusals);
-      const b = new Builder(members.length, trace(m0, probe));
+      const b = new Builder(members.length, t);
       try {
         const net = noGrad(() => b.build("", [...members]));
         net.eval();
