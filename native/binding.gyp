@@ -10,7 +10,8 @@
         "src/dispatch.cc",
         "src/autograd.cc",
         "src/runtime.cc",
-        "src/dist.cc"
+        "src/dist.cc",
+        "src/memory.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

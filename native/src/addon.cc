@@ -24,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   divco::InitAutograd(env, exports);
   divco::InitRuntime(env, exports);
   divco::InitDist(env, exports);
+  divco::InitMemory(env, exports);
   return exports;
 }
 

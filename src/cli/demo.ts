@@ -1,8 +1,9 @@
 // `divco demo`: the README's main job. Offline, on the embedded CIFAR-10 sample, it co-trains a
 // divided model (S=2) and its undivided counterpart (S=1) with the reference's CIFAR recipe
-// (shortened), then prints ensemble vs members vs undivided with params, MACs and time. Both
-// runs stay in the run directory (config, metrics, TensorBoard events, checkpoints), with the HTML
-// report of both (`divco report`) in its report/ directory.
+// (shortened), then prints ensemble vs members vs undivided with params, MACs, training time and
+// per-image latency at batch 1 (the divided model in its fastest execution mode, src/infer).
+// Both runs stay in the run directory (config, metrics, TensorBoard events, checkpoints), with
+// the HTML report of both (`divco report`) in its report/ directory.
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import {
@@ -19,6 +20,11 @@ import { ConfigError } from "../cotrain/config.js";
 import { create, resolveArch, ArchError } from "../models/registry.js";
 import { countMembers, humanCount } from "../report/accounting.js";
 import { writeReport } from "./report.js";
+import { Ensemble } from "../infer/predictor.js";
+import { randn } from "../tensor/creation.js";
+import { Generator } from "../tensor/random.js";
+import { getNumThreads } from "../tensor/runtime.js";
+import { summarize, timeInterleaved } from "../infer/latency.js";
 import "../models/index.js";
 
 export const DEMO = defineCommand({
@@ -106,7 +112,11 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
     results.push({ split: s, r, seconds: (performance.now() - t0) / 1000 });
     if (r.status === "interrupted") return 130;
   }
-  const rows = results.map(({ split: s, r, seconds }) => {
+  const latency = await batchOneLatency(
+    results.map(({ split: s }) => join(runDir, `S${s}`)),
+    threads || getNumThreads(),
+  );
+  const rows = results.map(({ split: s, r, seconds }, k) => {
     const m = create(arch, { split: s, dataset: "cifar10" });
     const counts = countMembers(m);
     m.dispose();
@@ -119,6 +129,7 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
       best: `${r.bestAcc1.toFixed(1)}%`,
       members: s === 1 ? "–" : last.memberTop1.map((v) => `${v.toFixed(1)}%`).join(", "),
       time: `${seconds.toFixed(0)} s`,
+      latency: latency[k],
     };
   });
   const head = {
@@ -128,7 +139,8 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
     ensemble: "top-1 (last)",
     best: "best",
     members: "members top-1",
-    time: "time",
+    time: "train time",
+    latency: "latency (batch 1)",
   };
   const cols = Object.keys(head) as (keyof typeof head)[];
   const width = Object.fromEntries(
@@ -145,4 +157,32 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   );
   out.log(`Report (curves, accuracy vs params/MACs): ${index}`);
   return 0;
+}
+
+/**
+ * Per-image latency at batch 1 of each run's best checkpoint: the undivided model as one
+ * network, a divided one in the execution mode "auto" picks; timed in interleaved rounds.
+ */
+async function batchOneLatency(runDirs: string[], threads: number): Promise<string[]> {
+  const models: Ensemble[] = [];
+  try {
+    for (const dir of runDirs) models.push(await Ensemble.load(dir, { mode: "auto", threads }));
+    const x = randn([1, 3, models[0].crop, models[0].crop], { generator: new Generator(0) });
+    try {
+      const times = await timeInterleaved(
+        models.map((m) => async () => {
+          for (const z of await m.memberLogits(x)) z.dispose();
+        }),
+        { warmup: 2, minRounds: 10, maxRounds: 200, budgetMs: 2000 },
+      );
+      return times.map((t, i) => {
+        const mode = models[i].split === 1 ? "" : ` (${models[i].mode})`;
+        return `${summarize(t, 1).medianMs.toFixed(2)} ms${mode}`;
+      });
+    } finally {
+      x.dispose();
+    }
+  } finally {
+    for (const m of models) await m.close();
+  }
 }

@@ -1,5 +1,7 @@
 // `divco eval`: evaluate a run's checkpoint (or a weights file) on a dataset split: ensemble
-// top-1/top-5 and every member's top-1, with a selectable ensemble rule.
+// top-1/top-5 and every member's top-1, with a selectable ensemble rule, the members run by the
+// ensemble predictor in any execution mode (src/infer), and the time per image as the
+// reference's test.py reports it (wall time over the evaluation loop / images, REFERENCE.md §5).
 // Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.
 // It only reads a run directory (checkpoints of format 2 and the two-file format 1), so it needs
 // no lock: each checkpoint is one atomically renamed file, never seen half-written.
@@ -15,7 +17,7 @@ import {
   type ValuesOf,
 } from "./args.js";
 import { create, resolveArch, ArchError, type DatasetKind } from "../models/registry.js";
-import { loadCheckpoint, CheckpointError } from "../cotrain/checkpoint.js";
+import { loadCheckpoint, CheckpointError } from "../io/run_checkpoint.js";
 import { surveyCheckpoints, describePosition } from "../cotrain/resume.js";
 import { evaluate } from "../cotrain/evaluate.js";
 import { openDatasets } from "../cotrain/datasets.js";
@@ -24,6 +26,8 @@ import { presetAugmentation } from "../data/transforms/pipeline.js";
 import { loadTensors } from "../io/tensors.js";
 import { ConfigError, readConfigFile, type TrainConfig } from "../cotrain/config.js";
 import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
+import { Ensemble } from "../infer/predictor.js";
+import { MODE_FLAG, THREADS_FLAG, modeFromFlag, threadsFromFlag } from "./infer_flags.js";
 import "../models/index.js";
 
 export const EVAL = defineCommand({
@@ -90,9 +94,14 @@ export const EVAL = defineCommand({
       default: "200",
       description: "evaluation batch size",
     },
+    mode: MODE_FLAG,
+    threads: THREADS_FLAG,
     json: { type: "boolean", description: "print one JSON object" },
   },
-  notes: "Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.",
+  notes: `ms/image is the wall time of the whole evaluation loop (data loading included) divided by
+the images, as the reference's test.py reports it (REFERENCE.md §5).
+
+Exit codes: 0 ok, 1 unreadable checkpoint, weights or data, 2 usage error.`,
 });
 
 interface Target {
@@ -169,8 +178,11 @@ export async function runEval(argv: string[], out: Out = stdio): Promise<number>
 
 async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<number> {
   const { on, limit, batchSize, rule: ruleFlag } = evalFlags(values);
+  const mode = modeFromFlag(values.mode);
+  const threads = threadsFromFlag(values.threads);
   const { arch, split, dataset, data, rule } = target(values, ruleFlag);
   const members = create(arch, { split, dataset });
+  let predictor: Ensemble | undefined;
   try {
     if (values.run !== undefined) {
       loadCheckpoint(join(values.run, "checkpoints"), values.checkpoint, members);
@@ -198,15 +210,37 @@ async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<num
       workers: 1,
     });
     try {
-      const r = await evaluate(members, loader, { rule });
+      predictor = await Ensemble.load({ members }, { mode, rule, threads, batchSize });
+      const ens = predictor;
+      const t0 = performance.now();
+      const r = await evaluate(members, loader, {
+        rule,
+        forwardMembers: (x) => ens.memberLogits(x),
+      });
+      const msPerImage = (performance.now() - t0) / Math.max(r.images, 1);
       if (values.json)
-        out.log(JSON.stringify({ arch, split, dataset, on: values.on, ensemble: rule, ...r }));
+        out.log(
+          JSON.stringify({
+            arch,
+            split,
+            dataset,
+            on: values.on,
+            ensemble: rule,
+            ...r,
+            mode: ens.mode,
+            threads: ens.threads,
+            ms_per_image: Math.round(msPerImage * 1000) / 1000,
+          }),
+        );
       else {
         out.log(
           `${arch} S=${split} on ${dataset} ${values.on} (${r.images} images, ensemble ${rule})`,
         );
         out.log(`  ensemble top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%`);
         r.memberTop1.forEach((v, i) => out.log(`  member ${i} top-1 ${v.toFixed(2)}%`));
+        out.log(
+          `  ${msPerImage.toFixed(3)} ms/image (wall time over the loop, batch ${batchSize}, ${ens.mode}: ${ens.layout})`,
+        );
       }
     } finally {
       await loader.close();
@@ -217,6 +251,7 @@ async function evalCommand(values: ValuesOf<typeof EVAL>, out: Out): Promise<num
       out.err(otherCheckpoints(values.run, values.checkpoint));
     return 1;
   } finally {
+    await predictor?.close();
     members.dispose();
   }
   return 0;

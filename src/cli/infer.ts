@@ -1,15 +1,24 @@
 // `divco infer`: run a divided model's members on a batch of images in eval mode and write
-// every member's logits and the ensemble (mean of logits, REFERENCE.md §4) as JSON.
+// every member's logits and the ensemble (mean of logits, REFERENCE.md §4) as JSON. The model
+// runs through the ensemble predictor in any execution mode (src/infer); images whose values
+// or logits are not finite are counted and reported (their logits are written as null).
 // Exit codes: 0 ok, 1 bad weights / input, 2 usage error.
-import { defineCommand, runCommand, stdio, type Out, type ValuesOf } from "./args.js";
-import { archFromFlags, EXTRA_FLAG, NUM_CLASSES_FLAG } from "./arch_flags.js";
+import { defineCommand, runCommand, stdio, UsageError, type Out, type ValuesOf } from "./args.js";
+import { EXTRA_FLAG, NUM_CLASSES_FLAG } from "./arch_flags.js";
+import {
+  CHECKPOINT_FLAG,
+  MODE_FLAG,
+  RUN_FLAG,
+  THREADS_FLAG,
+  modeFromFlag,
+  modelSourceFromFlags,
+  threadsFromFlag,
+} from "./infer_flags.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { readSafetensors } from "../io/safetensors.js";
 import { recordToTensor } from "../io/tensors.js";
-import { create, ArchError } from "../models/registry.js";
-import { loadMembers, readWeights } from "../models/checkpoint.js";
-import { ensemble } from "../models/ensemble.js";
-import { noGrad } from "../tensor/autograd.js";
+import { ArchError } from "../models/registry.js";
+import { Ensemble } from "../infer/predictor.js";
 import { scope } from "../tensor/scope.js";
 import type { Tensor } from "../tensor/tensor.js";
 import "../models/index.js";
@@ -19,31 +28,34 @@ export const INFER = defineCommand({
   summary: "members' and ensemble logits for a batch of images",
   usage: [
     "--arch NAME --split S --dataset D --weights W --input X.safetensors --output Y.json",
-    " [--key NAME] [--num-classes N] [--extra KEY=NUMBER ...]",
+    " [--key NAME] [--num-classes N] [--extra KEY=NUMBER ...] [--mode MODE]",
+    "--run DIR [--checkpoint NAME] --input X.safetensors --output Y.json [--mode MODE]",
   ],
   description: `Runs every member in eval mode on the images and writes their logits, the ensemble (mean of
-logits, REFERENCE.md §4) and its predictions as JSON:
+logits, REFERENCE.md §4; a run's own rule with --run) and its predictions as JSON:
   {arch, split, dataset, num_classes, input: {file, key, shape}, ensemble_rule,
-   members: S × N × C, ensemble: N × C, predictions: N}`,
+   members: S × N × C, ensemble: N × C, predictions: N}
+Images holding NaN or Inf, and images whose logits are not finite, are counted on stderr;
+their non-finite logits are written as null.`,
   flags: {
+    run: RUN_FLAG,
+    checkpoint: CHECKPOINT_FLAG,
     arch: {
       type: "string",
       value: "NAME",
-      required: true,
       description: "architecture (divco summary --list)",
     },
-    split: { type: "string", value: "S", required: true, description: "number of members" },
+    split: { type: "string", value: "S", description: "number of members" },
     dataset: {
       type: "string",
       value: "D",
-      required: true,
       description: "cifar10, cifar100, svhn or imagenet",
     },
     weights: {
       type: "string",
       value: "W",
-      required: true,
-      description: "safetensors (divco import) or a PyTorch checkpoint",
+      description:
+        "safetensors (divco import, or a run's checkpoints/NAME.safetensors) or a PyTorch checkpoint",
     },
     input: {
       type: "string",
@@ -60,6 +72,8 @@ logits, REFERENCE.md §4) and its predictions as JSON:
     "num-classes": NUM_CLASSES_FLAG,
     extra: EXTRA_FLAG,
     output: { type: "string", value: "Y", required: true, description: "the JSON file to write" },
+    mode: MODE_FLAG,
+    threads: THREADS_FLAG,
   },
   notes:
     "Exit codes: 0 ok, 1 bad weights or input, 2 usage error (flags, architecture, S, dataset).",
@@ -77,18 +91,37 @@ export async function runInfer(argv: string[], out: Out = stdio): Promise<number
   });
 }
 
+/** Without --run, the flags that name the model are required. */
+function checkModelFlags(values: ValuesOf<typeof INFER>): void {
+  if (values.run !== undefined) return;
+  const missing = (["arch", "split", "dataset", "weights"] as const).filter(
+    (k) => values[k] === undefined,
+  );
+  if (missing.length)
+    throw new UsageError(`missing ${missing.map((k) => `--${k}`).join(", ")} (or give --run DIR)`);
+}
+
+/** Counts of images with non-finite values: in the input, and in the ensemble's logits. */
+function nonFinite(x: Tensor, logits: Tensor): { inputs: number; outputs: number } {
+  return scope(() => ({
+    inputs: x.isfinite().logicalNot().flatten(1).any(1).sum().item(),
+    outputs: logits.isfinite().logicalNot().any(1).sum().item(),
+  }));
+}
+
 async function infer(values: ValuesOf<typeof INFER>, out: Out): Promise<number> {
-  const { entry, split, dataset, numClasses, extra } = archFromFlags(values);
-  let members;
+  checkModelFlags(values);
+  const source = modelSourceFromFlags(values);
+  const mode = modeFromFlag(values.mode);
+  const threads = threadsFromFlag(values.threads);
+  let ensemble: Ensemble;
   try {
-    members = create(entry.name, { split, dataset, numClasses, extra });
+    ensemble = await Ensemble.load(source, { mode, threads });
   } catch (e) {
     out.err(`divco infer: ${(e as Error).message}`);
     return 1;
   }
   try {
-    const w = readWeights(values.weights);
-    loadMembers(members, w.tensors, values.weights);
     const input = readSafetensors(values.input);
     const keys = [...input.tensors.keys()];
     const key = values.key ?? (keys.length === 1 ? keys[0] : undefined);
@@ -107,38 +140,51 @@ async function infer(values: ValuesOf<typeof INFER>, out: Out): Promise<number> 
       );
     if (rec.shape.length !== 4 || rec.shape[1] !== 3)
       throw new Error(`${values.input}: "${key}" has shape [${rec.shape}]; expected N×3×H×W`);
-    members.eval();
-    const result = noGrad(() =>
-      scope(() => {
-        const raw = recordToTensor(rec);
-        const x = raw.dtype === "f32" ? raw : raw.to("f32");
-        const outs = members.forwardEach(x);
-        const logits = ensemble("mean_logits", outs);
-        return {
-          members: outs.map(rows),
-          ensemble: rows(logits),
-          predictions: logits.argmax(1).toArray(),
-        };
-      }),
-    );
+    const raw = recordToTensor(rec);
+    const x = raw.dtype === "f32" ? raw : raw.to("f32");
+    let result;
+    let counts;
+    try {
+      using p = await ensemble.predict(x);
+      // The ensemble rule's scores: mean_logits gives the mean of the logits (the file's
+      // "ensemble"), the other rules their combined probabilities.
+      counts = nonFinite(x, p.scores);
+      result = {
+        members: p.members.map(rows),
+        ensemble: rows(p.scores),
+        predictions: scope(() => p.scores.argmax(1).toArray()),
+      };
+    } finally {
+      if (x !== raw) x.dispose();
+      raw.dispose();
+    }
+    const n = rec.shape[0];
+    if (counts.inputs)
+      out.err(
+        `divco infer: warning: ${counts.inputs} of ${n} image(s) hold NaN or Inf values; their logits are not finite (written as null)`,
+      );
+    if (counts.outputs > counts.inputs)
+      out.err(
+        `divco infer: warning: ${counts.outputs} of ${n} image(s) have non-finite ensemble logits (written as null)`,
+      );
     const doc = {
-      arch: entry.name,
-      split,
-      dataset,
-      num_classes: members.options.numClasses,
+      arch: ensemble.arch,
+      split: ensemble.split,
+      dataset: ensemble.dataset,
+      num_classes: ensemble.numClasses,
       input: { file: values.input, key, shape: rec.shape },
-      ensemble_rule: "mean of logits",
+      ensemble_rule: ensemble.rule === "mean_logits" ? "mean of logits" : ensemble.rule,
       ...result,
     };
     writeFileAtomicSync(values.output, new TextEncoder().encode(JSON.stringify(doc) + "\n"));
     out.log(
-      `wrote ${values.output}: ${split} member(s) × ${rec.shape[0]} image(s) × ${members.options.numClasses} classes`,
+      `wrote ${values.output}: ${ensemble.split} member(s) × ${n} image(s) × ${ensemble.numClasses} classes`,
     );
     return 0;
   } catch (e) {
     out.err(`divco infer: ${(e as Error).message}`);
     return 1;
   } finally {
-    members.dispose();
+    await ensemble.close();
   }
 }

@@ -24,6 +24,14 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = 
     help: "run a divided model on a stored tensor batch (members + ensemble logits)",
     load: async () => (await import("./infer.js")).runInfer,
   },
+  predict: {
+    help: "classify image files (JPEG/PNG) with a run's ensemble",
+    load: async () => (await import("./predict.js")).runPredict,
+  },
+  bench: {
+    help: "latency of the undivided network vs its members in every execution mode",
+    load: async () => (await import("./bench.js")).runBench,
+  },
   train: {
     help: "co-train S members of an architecture (resumable run directories)",
     load: async () => (await import("./train.js")).runTrain,

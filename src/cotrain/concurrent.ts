@@ -2,7 +2,8 @@
 // and backward passes can run at the same time on different threads (REFERENCE.md §5 runs
 // them concurrently on GPUs; this is the CPU counterpart). Each worker thread owns a share of
 // the members, runs them with its own intra-op thread count, and computes on the main thread's
-// tensors (handles are process-wide). One step:
+// tensors (handles are process-wide; the pool is infer/member_pool.ts, shared with concurrent
+// inference). One step:
 //
 //   main: views → workers   workers: forward(member i, view i) → logits handles
 //   main: z_i = detach(logits_i) with requires_grad; loss(z); backward → ∂loss/∂z_i
@@ -13,63 +14,17 @@
 // backward is the same chain of kernels. Only the intra-op thread count per kernel differs,
 // which can change float reductions in the last bits; with one thread everywhere the two
 // paths agree bit for bit (test/cotrain/concurrent.test.ts).
-import { Worker } from "node:worker_threads";
 import type { Members } from "../models/members.js";
 import { lookup, type BuildOptions } from "../models/registry.js";
 import { randn } from "../tensor/creation.js";
 import { noGrad } from "../tensor/autograd.js";
-import { Tensor } from "../tensor/tensor.js";
-import type { TensorHandle } from "../tensor/native.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { defaultGeneratorState, setDefaultGeneratorState } from "../tensor/random.js";
 import { scope } from "../tensor/scope.js";
-import type { WorkerReply, WorkerRequest, WorkerSetup } from "./concurrent_protocol.js";
+import { MemberPool, type MemberPoolOptions } from "../infer/member_pool.js";
 
-export interface ConcurrentOptions {
-  /** Intra-op threads available in all (the trainer's `threads`). */
-  threads: number;
-  /** Worker threads; default min(S, threads). Member i runs on worker i mod workers. */
-  workers?: number;
-}
-
-interface Pending {
-  resolve: (r: WorkerReply) => void;
-  reject: (e: Error) => void;
-}
-
-class MemberWorker {
-  private readonly queue: Pending[] = [];
-  private failure: Error | null = null;
-
-  constructor(
-    readonly worker: Worker,
-    readonly index: number,
-  ) {
-    worker.on("message", (r: WorkerReply) => {
-      const p = this.queue.shift();
-      if (!p) return;
-      if (r.type === "error") p.reject(new Error(`member worker ${index}: ${r.message}`));
-      else p.resolve(r);
-    });
-    const fail = (e: Error) => {
-      this.failure = e;
-      for (const p of this.queue.splice(0)) p.reject(e);
-    };
-    worker.on("error", (e) => fail(new Error(`member worker ${index} crashed: ${e.message}`)));
-    worker.on("exit", (code) => fail(new Error(`member worker ${index} exited (code ${code})`)));
-  }
-
-  /** Resolves with the worker's next reply (the first one is "ready"). */
-  next(): Promise<WorkerReply> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => this.queue.push({ resolve, reject }));
-  }
-
-  request(msg: WorkerRequest): Promise<WorkerReply> {
-    const reply = this.next();
-    if (!this.failure) this.worker.postMessage(msg);
-    return reply;
-  }
-}
+/** Threads in all (the trainer's `threads`) and worker threads (default min(S, threads)). */
+export type ConcurrentOptions = MemberPoolOptions;
 
 /** A default-generator fingerprint: its state bytes. */
 function rngFingerprint(): string {
@@ -111,61 +66,32 @@ export function drawsRandomInForward(arch: string, options: BuildOptions): boole
   }
 }
 
+/**
+ * The members' forward and backward passes on a pool of worker threads (infer/member_pool.ts)
+ * that compute with the main thread's parameters, refusing members whose forward draws random
+ * numbers (their order between threads would make the run irreproducible).
+ */
 export class ConcurrentMembers {
-  private closed = false;
   private rngBefore = "";
 
-  private constructor(
-    readonly members: Members,
-    private readonly workers: MemberWorker[],
-    /** assignment[w] = the member indices worker w runs, in order. */
-    readonly assignment: number[][],
-  ) {}
+  private constructor(private readonly pool: MemberPool) {}
+
+  get members(): Members {
+    return this.pool.members;
+  }
 
   get split(): number {
-    return this.members.split;
+    return this.pool.split;
+  }
+
+  /** assignment[w] = the member indices worker w runs, in order. */
+  get assignment(): number[][] {
+    return this.pool.assignment;
   }
 
   /** Starts the workers; each rebinds its copy of its members to `members`' tensors. */
   static async start(members: Members, o: ConcurrentOptions): Promise<ConcurrentMembers> {
-    const S = members.split;
-    const W = Math.max(1, Math.min(o.workers ?? Math.min(S, o.threads), S));
-    const threadsEach = Math.max(1, Math.floor(o.threads / W));
-    const assignment = Array.from({ length: W }, (_, w) =>
-      Array.from({ length: S }, (_, i) => i).filter((i) => i % W === w),
-    );
-    const sd = members.stateDict();
-    // Building a member initialises its weights from the default generator; the main thread's
-    // random sequence must not depend on whether members run concurrently.
-    const rng = defaultGeneratorState().keep();
-    const url = new URL("./member_worker.js", import.meta.url);
-    const workers = assignment.map((ids, w) => {
-      const setup: WorkerSetup = {
-        arch: members.arch,
-        options: members.options,
-        members: ids.map((i) => ({
-          state: [...sd]
-            .filter(([k]) => k.startsWith(`models.${i}.`))
-            .map(([k, t]) => [k.slice(`models.${i}.`.length), t.handle as number]),
-        })),
-        threads: threadsEach,
-      };
-      return new MemberWorker(new Worker(url, { workerData: setup }), w);
-    });
-    try {
-      await Promise.all(workers.map((w) => w.next()));
-    } catch (e) {
-      await Promise.all(workers.map((w) => w.worker.terminate()));
-      throw e;
-    } finally {
-      setDefaultGeneratorState(rng);
-      rng.dispose();
-    }
-    return new ConcurrentMembers(members, workers, assignment);
-  }
-
-  private check(): void {
-    if (this.closed) throw new Error("ConcurrentMembers: already closed");
+    return new ConcurrentMembers(await MemberPool.start(members, o));
   }
 
   /**
@@ -174,38 +100,16 @@ export class ConcurrentMembers {
    * before use and call `backward` (or `release`) before the next forward.
    */
   async forward(inputs: Tensor[], training = true): Promise<Tensor[]> {
-    this.check();
+    this.pool.assertOpen();
     if (inputs.length !== this.split)
       throw new RangeError(`ConcurrentMembers: ${inputs.length} inputs for ${this.split} members`);
     this.rngBefore = rngFingerprint();
-    const replies = await Promise.all(
-      this.workers.map((w, k) =>
-        w.request({
-          type: "forward",
-          inputs: this.assignment[k].map((i) => inputs[i].handle),
-          training,
-        }),
-      ),
-    );
-    const out = new Array<Tensor>(this.split);
-    replies.forEach((r, k) => {
-      if (r.type !== "forward") throw new Error(`member worker ${k}: unexpected reply ${r.type}`);
-      this.assignment[k].forEach((i, j) => (out[i] = Tensor.borrow(r.logits[j] as TensorHandle)));
-    });
-    return out;
+    return this.pool.forward(inputs, training ? "train" : "eval");
   }
 
   /** Backpropagates ∂loss/∂logits_i (grads[i]) through member i, accumulating parameter gradients. */
   async backward(grads: Tensor[]): Promise<void> {
-    this.check();
-    const replies = await Promise.all(
-      this.workers.map((w, k) =>
-        w.request({ type: "backward", grads: this.assignment[k].map((i) => grads[i].handle) }),
-      ),
-    );
-    replies.forEach((r, k) => {
-      if (r.type !== "backward") throw new Error(`member worker ${k}: unexpected reply ${r.type}`);
-    });
+    await this.pool.backward(grads);
     // Random draws in a member's forward (dropout, Shake-Shake, ShakeDrop, drop-connect) come
     // from the shared default generator in whatever order the threads reach it, so the run
     // would not be reproducible; refuse rather than train irreproducibly.
@@ -215,22 +119,12 @@ export class ConcurrentMembers {
   }
 
   /** Drops the graphs of the last forward without a backward (after an error). */
-  async release(): Promise<void> {
-    if (this.closed) return;
-    await Promise.all(
-      this.workers.map((w) => w.request({ type: "release" }).catch(() => undefined)),
-    );
+  release(): Promise<void> {
+    return this.pool.release();
   }
 
   /** Stops the workers after they have dropped their references. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all(
-      this.workers.map(async (w) => {
-        await w.request({ type: "close" }).catch(() => undefined);
-        await w.worker.terminate();
-      }),
-    );
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }

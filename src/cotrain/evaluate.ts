@@ -46,6 +46,11 @@ export interface EvaluateOptions {
   device?: string;
   /** The loader epoch to iterate (only matters to a shuffling loader). */
   epoch?: number;
+  /**
+   * Computes every member's logits for a batch instead of `members.forwardEach` — an inference
+   * Ensemble's `memberLogits` in some execution mode (src/infer). The caller owns the result.
+   */
+  forwardMembers?: (x: Tensor) => Promise<Tensor[]>;
 }
 
 /** Empty sums for S members. */
@@ -88,19 +93,30 @@ export async function evaluateCounts(
   members.eval();
   const counts = emptyEvalCounts(members.split);
   try {
+    const input = (views: Float32Array, shape: readonly number[]) =>
+      viewTensor(views, shape, o.memoryFormat ?? "contiguous", o.device ?? "cpu");
     for await (const batch of loader.epoch(o.epoch ?? 0)) {
-      inferenceMode(() =>
-        scope(() => {
-          const x = viewTensor(
-            batch.views[0],
-            batch.shape,
-            o.memoryFormat ?? "contiguous",
-            o.device ?? "cpu",
+      if (o.forwardMembers) {
+        using x = input(batch.views[0], batch.shape);
+        const outs = await o.forwardMembers(x);
+        try {
+          inferenceMode(() =>
+            scope(() =>
+              addBatchCounts(counts, outs, labelTensor(batch.labels, outs[0].device), o.rule),
+            ),
           );
-          const y = labelTensor(batch.labels, o.device ?? "cpu");
-          addBatchCounts(counts, members.forwardEach(x), y, o.rule);
-        }),
-      );
+        } finally {
+          for (const z of outs) z.dispose();
+        }
+      } else {
+        inferenceMode(() =>
+          scope(() => {
+            const x = input(batch.views[0], batch.shape);
+            const y = labelTensor(batch.labels, o.device ?? "cpu");
+            addBatchCounts(counts, members.forwardEach(x), y, o.rule);
+          }),
+        );
+      }
       // Give signal handlers and timers a turn (see the same line in epoch.ts).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

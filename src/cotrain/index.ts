@@ -81,7 +81,7 @@ export {
   type CheckpointMeta,
   type CheckpointProblem,
   type Position,
-} from "./checkpoint.js";
+} from "../io/run_checkpoint.js";
 export {
   planResume,
   surveyCheckpoints,

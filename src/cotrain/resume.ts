@@ -19,7 +19,7 @@ import {
   writeSidecar,
   CHECKPOINT_FORMAT,
   type CheckpointMeta,
-} from "./checkpoint.js";
+} from "../io/run_checkpoint.js";
 import { epochCheckpointName, keptEpochs, type RunState } from "./run_checkpoints.js";
 import { METRICS_JSONL, readMetrics } from "../report/metrics_log.js";
 

@@ -16,7 +16,7 @@ import {
   checkpointPaths,
   type CheckpointMeta,
   type Position,
-} from "./checkpoint.js";
+} from "../io/run_checkpoint.js";
 import { crashPoint } from "./crash_points.js";
 import { emptyEpochSums, type EpochSums } from "./epoch_stats.js";
 

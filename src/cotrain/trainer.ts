@@ -34,7 +34,7 @@ import {
 } from "./run_checkpoints.js";
 import { repairRunDir, type CheckpointStatus, type ResumePlan } from "./resume.js";
 import { StopRequest } from "./stop.js";
-import type { Position } from "./checkpoint.js";
+import type { Position } from "../io/run_checkpoint.js";
 import type { MetricsRow } from "../report/metrics_log.js";
 
 export { NonFiniteLossError, type StepInfo } from "./epoch.js";

@@ -17,6 +17,7 @@ import {
   consume,
   init,
   F,
+  markChannelAgnostic,
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 
@@ -224,3 +225,7 @@ export function initReference(model: Module): void {
     }
   }
 }
+
+// Their forward passes reach channels only through child modules (nn/fusion.ts): a fused
+// copy computes all members at once (src/infer/fuse.ts).
+markChannelAgnostic(BasicBlock, Bottleneck);

@@ -3,13 +3,16 @@
 // against the members (member count, classifier size, every key and shape) and load it
 // strictly — a checkpoint that does not fit is refused before anything is written.
 import * as fs from "node:fs";
+import { join } from "node:path";
 import { readSafetensors } from "../io/safetensors.js";
+import { checkpointPaths, readCheckpoint } from "../io/run_checkpoint.js";
 import { extractStateDict, loadPth, pyToJSON } from "../io/pth.js";
 import type { TensorRecord } from "../io/record.js";
 import { recordToTensor } from "../io/tensors.js";
 import { Linear } from "../nn/layers/linear.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Members } from "./members.js";
+import { DATASET_KINDS, type DatasetKind } from "../data/stats.js";
 
 export interface WeightsFile {
   tensors: Map<string, TensorRecord>;
@@ -52,12 +55,31 @@ function directoryMessage(dir: string): string {
 }
 
 /** Reads the tensors of a safetensors file or a PyTorch checkpoint (`module.` stripped). */
+/**
+ * The model's tensors of a divco run checkpoint (keys `model.models.0.…`, beside `optim.…` and
+ * `rng.…`) with the `model.` prefix stripped; any other state dict unchanged.
+ */
+export function modelTensors(tensors: Map<string, TensorRecord>): Map<string, TensorRecord> {
+  const keys = [...tensors.keys()];
+  const isRunCheckpoint =
+    keys.some((k) => k.startsWith("model.")) &&
+    keys.every((k) => k.startsWith("model.") || k.startsWith("optim.") || k.startsWith("rng."));
+  if (!isRunCheckpoint) return tensors;
+  return new Map(
+    [...tensors].filter(([k]) => k.startsWith("model.")).map(([k, v]) => [k.slice(6), v]),
+  );
+}
+
+/**
+ * Reads the tensors of a safetensors file (divco import's, or a run checkpoint's: its model
+ * part) or a PyTorch checkpoint (`module.` stripped).
+ */
 export function readWeights(path: string): WeightsFile {
   if (!fs.existsSync(path)) throw new Error(`${path}: no such file`);
   if (fs.statSync(path).isDirectory()) throw new Error(directoryMessage(path));
   if (isSafetensors(path)) {
     const { tensors, metadata } = readSafetensors(path);
-    return { tensors, format: "safetensors", info: { ...metadata } };
+    return { tensors: modelTensors(tensors), format: "safetensors", info: { ...metadata } };
   }
   const sd = extractStateDict(loadPth(path), path);
   const info: Record<string, unknown> = {};
@@ -127,4 +149,69 @@ export function loadMembers(
   } finally {
     for (const t of state.values()) t.dispose();
   }
+}
+
+/** What a run directory's config.json says about its model (the rest is the trainer's). */
+export interface RunModel {
+  arch: string;
+  split: number;
+  dataset: DatasetKind;
+  /** The run's ensemble rule (REFERENCE.md §4). */
+  ensemble?: string;
+  /** The run's dataset directory ("sample" for the embedded CIFAR-10 sample). */
+  data?: string;
+}
+
+export interface RunCheckpoint {
+  model: RunModel;
+  /** The checkpoint's model tensors, keys `models.{i}.…`. */
+  tensors: Map<string, TensorRecord>;
+  /** The checkpoint's metadata (epoch, bestAcc1, metrics, …). */
+  info: Record<string, unknown>;
+}
+
+/** The model of a run directory (`divco train`'s config.json). */
+export function readRunModel(runDir: string): RunModel {
+  const cfgPath = join(runDir, "config.json");
+  if (!fs.existsSync(cfgPath))
+    throw new Error(`${runDir} is not a divco run directory (no config.json)`);
+  let cfg: Partial<RunModel>;
+  try {
+    cfg = JSON.parse(fs.readFileSync(cfgPath, "utf8")) as Partial<RunModel>;
+  } catch (e) {
+    throw new Error(`${cfgPath} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (
+    typeof cfg.arch !== "string" ||
+    !Number.isInteger(cfg.split) ||
+    !DATASET_KINDS.includes(cfg.dataset as DatasetKind)
+  )
+    throw new Error(`${cfgPath} does not name an arch, split and dataset`);
+  return cfg as RunModel;
+}
+
+/**
+ * The model state of a run's checkpoint `which` (best, last or epoch-NNNN): its model part, read
+ * and checked whole by io/run_checkpoint.ts (either checkpoint format; a damaged file is named
+ * with what is wrong), with the run's arch, split and dataset.
+ */
+export function readRunCheckpoint(runDir: string, which = "best"): RunCheckpoint {
+  const model = readRunModel(runDir);
+  const dir = join(runDir, "checkpoints");
+  if (!fs.existsSync(checkpointPaths(dir, which).tensors)) {
+    const have = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith(".safetensors"))
+          .map((f) => f.slice(0, -".safetensors".length))
+      : [];
+    throw new Error(
+      `${runDir} has no checkpoint "${which}" (${have.length ? `it has ${have.join(", ")}` : "no checkpoints yet"})`,
+    );
+  }
+  const { meta, tensors } = readCheckpoint(dir, which);
+  const info = Object.fromEntries(
+    Object.entries(meta).filter(([k]) => k !== "optimizer" && k !== "config"),
+  );
+  return { model, tensors: modelTensors(tensors), info };
 }

@@ -13,8 +13,9 @@ import {
   ReLU,
   pipe,
   init,
+  catChannels,
+  markChannelAgnostic,
 } from "../nn/index.js";
-import { cat } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Generator } from "../tensor/random.js";
 import { CIFAR_LIKE } from "../data/stats.js";
@@ -85,7 +86,7 @@ class DenseBlock extends Module {
 
   private append(all: Tensor, layer: DenseLayer): Tensor {
     using f = layer.forward(all);
-    return cat([all, f], 1);
+    return catChannels([all, f]);
   }
 }
 
@@ -184,3 +185,7 @@ register({
       finalShakeDrop: extraProbability(o, "shakeDrop", 0),
     }),
 });
+
+// The dense concatenation goes through catChannels; everything else through child modules
+// (nn/fusion.ts), so a fused copy computes all members at once (src/infer/fuse.ts).
+markChannelAgnostic(DenseNet, DenseBlock, DenseLayer, Transition);

@@ -15,6 +15,7 @@ import {
   pipe,
   init,
   F,
+  markChannelAgnostic,
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { classify } from "./blocks.js";
@@ -182,3 +183,7 @@ export class LightNetEfficientNet extends Module {
     return classify(features, this.classifier, this.dropout);
   }
 }
+
+// Their forward passes reach channels only through child modules (nn/fusion.ts): a fused
+// copy computes all members at once (src/infer/fuse.ts).
+markChannelAgnostic(ConvBlock, SEBlock, MBConvBlock, LightNetEfficientNet);

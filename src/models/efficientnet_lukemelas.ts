@@ -5,7 +5,17 @@
 // one pixel more on the bottom/right when the total is odd). PyTorch's default init.
 // Regularisers (REFERENCE.md §2): FC dropout p/√S; drop-connect is 0 as SplitNet overrides it
 // (a user-given base rate is divided by √S like the dropout).
-import { Module, Conv2d, BatchNorm2d, Linear, Dropout, ModuleList, pipe, F } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Dropout,
+  ModuleList,
+  pipe,
+  F,
+  markChannelAgnostic,
+} from "../nn/index.js";
 import { rand } from "../tensor/creation.js";
 import { noGrad } from "../tensor/autograd.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -236,3 +246,8 @@ export class LukemelasEfficientNet extends Module {
     return classify(features, this._fc, this._dropout);
   }
 }
+
+// Their forward passes reach channels only through child modules (nn/fusion.ts): a fused
+// copy computes all members at once (src/infer/fuse.ts). StaticSameConv2d adds only spatial
+// padding to Conv2d's forward, so the fused convolution keeps it.
+markChannelAgnostic(StaticSameConv2d, MBConvBlock, LukemelasEfficientNet);

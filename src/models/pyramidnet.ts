@@ -3,7 +3,18 @@
 // zero-padded identity shortcuts (2×2 average pooling on strided blocks), and ShakeDrop on
 // every residual branch. Division (REFERENCE.md §1.2, §2): the widening rate becomes
 // α/(3n·√S) and the final ShakeDrop probability 0.5/√S; the 16-channel stem stays (§10.24).
-import { Module, Conv2d, BatchNorm2d, Linear, Sequential, pipe, init, F } from "../nn/index.js";
+import {
+  Module,
+  Conv2d,
+  BatchNorm2d,
+  Linear,
+  Sequential,
+  pipe,
+  init,
+  F,
+  padChannelsTo,
+  markChannelAgnostic,
+} from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { scope } from "../tensor/scope.js";
 import type { Generator } from "../tensor/random.js";
@@ -74,11 +85,13 @@ export class PyramidBottleneck extends Module {
     return scope(() => out.add_(this.shortcut(x, out.shape[1])));
   }
 
-  /** Identity, average-pooled 2×2 (ceil mode) on strided blocks, zero-padded to `channels`. */
+  /**
+   * Identity, average-pooled 2×2 (ceil mode) on strided blocks, zero-padded to `channels`
+   * (per member in a fused forward: nn/fusion.ts).
+   */
   private shortcut(x: Tensor, channels: number): Tensor {
     const pooled = this.stride === 1 ? x : F.avgPool2d(x, 2, { stride: 2, ceilMode: true });
-    const extra = channels - pooled.shape[1];
-    return extra > 0 ? F.pad(pooled, [0, 0, 0, 0, 0, extra]) : pooled;
+    return padChannelsTo(pooled, channels);
   }
 }
 
@@ -206,3 +219,7 @@ function registerPyramid(depth: number, alpha: number): void {
 // REFERENCE.md §1.2: α = 270 for PyramidNet-164, 200 for PyramidNet-272.
 registerPyramid(164, 270);
 registerPyramid(272, 200);
+
+// The channel padding of the shortcut goes through padChannelsTo; everything else through child
+// modules (nn/fusion.ts), so a fused copy computes all members at once (src/infer/fuse.ts).
+markChannelAgnostic(PyramidNet, PyramidBottleneck);

@@ -17,6 +17,7 @@ import {
   ReLU,
   pipe,
   init,
+  markChannelAgnostic,
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { IMAGENET_ONLY } from "../data/stats.js";
@@ -127,3 +128,7 @@ for (const [name, layers, crop] of RESNESTS) {
       new ResNeSt({ layers, stemWidth: 64, bottleneckWidth: 64, numClasses: o.numClasses }),
   });
 }
+
+// Its forward reaches channels only through child modules (nn/fusion.ts): a fused copy computes
+// all members at once (src/infer/fuse.ts).
+markChannelAgnostic(ResNeSt);

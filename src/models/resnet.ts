@@ -18,6 +18,7 @@ import {
   Sequential,
   pipe,
   init,
+  markChannelAgnostic,
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
@@ -438,3 +439,7 @@ export function resnetWidthFactory(
   }
   throw new Error(`resnetWidthFactory: no width factory for ${name}`);
 }
+
+// Their forward passes reach channels only through child modules (nn/fusion.ts): a fused
+// copy computes all members at once (src/infer/fuse.ts).
+markChannelAgnostic(ResNet);

@@ -15,6 +15,7 @@ import {
   Sequential,
   pipe,
   F,
+  markChannelAgnostic,
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { IMAGENET_ONLY } from "../data/stats.js";
@@ -284,3 +285,8 @@ registerResNeXSt(
   0.1,
   "used with RandAugment m9 (REFERENCE.md §6.3)",
 );
+
+// Their forward passes reach channels only through child modules (nn/fusion.ts). The
+// split-attention conv reshapes its channels by radix, so it is not marked: src/infer/fuse.ts
+// has its own rule for it.
+markChannelAgnostic(ResNeXSt, ResNeXStBottleneck);

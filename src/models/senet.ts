@@ -20,6 +20,7 @@ import {
   DropBlock2d,
   pipe,
   F,
+  markChannelAgnostic,
 } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import { CIFAR_LIKE, IMAGENET_ONLY, type DatasetKind } from "../data/stats.js";
@@ -379,3 +380,6 @@ register({
     });
   },
 });
+// Their forward passes reach channels only through child modules (nn/fusion.ts): a fused
+// copy computes all members at once (src/infer/fuse.ts).
+markChannelAgnostic(SENet, SEModule, SEDropBlockBottleneck);

@@ -5,6 +5,7 @@
 // Coefficients are drawn per sample from `generator` (a generator of the input's device;
 // libtorch's default one when absent).
 import { Module } from "../nn/module.js";
+import { markChannelAgnostic } from "../nn/fusion.js";
 import { noGrad } from "../tensor/autograd.js";
 import { rand, zeros } from "../tensor/creation.js";
 import type { Generator } from "../tensor/random.js";
@@ -93,3 +94,6 @@ export class ShakeDrop extends Module {
     return shakeDrop(x, { training: this.training, p: this.p, generator: this.generator });
   }
 }
+
+// Evaluation multiplies by the constant 1 − p (nn/fusion.ts; fused forwards are eval-only).
+markChannelAgnostic(ShakeDrop);

@@ -12,8 +12,10 @@ import {
   consume,
   init,
   F,
+  catChannels,
+  markChannelAgnostic,
 } from "../nn/index.js";
-import { cat, empty, ones, zeros } from "../tensor/creation.js";
+import { empty, ones, zeros } from "../tensor/creation.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Generator } from "../tensor/random.js";
 import { CIFAR_LIKE } from "../data/stats.js";
@@ -65,7 +67,7 @@ class Shortcut extends Module {
     const h = F.relu(x);
     using h1 = pipe(h, this.subsample, this.conv1);
     using h2 = consume(h, shiftByOnePixel, this.subsample, this.conv2);
-    return cat([h1, h2], 1);
+    return catChannels([h1, h2]);
   }
 }
 
@@ -246,3 +248,8 @@ function registerShake(base: 96 | 64 | 32): void {
 registerShake(96);
 registerShake(64);
 registerShake(32);
+
+// The shortcut's concatenation goes through catChannels; everything else through child modules
+// (nn/fusion.ts), so a fused copy computes all members at once (src/infer/fuse.ts). The unused
+// shortcuts of equal-width blocks are never called, so they need no fused form.
+markChannelAgnostic(ShakeResNet, ShakeBlock, Shortcut);

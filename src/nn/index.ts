@@ -32,5 +32,13 @@ export {
   consume,
   type Layer,
 } from "./layers/containers.js";
+export {
+  fusedMembers,
+  withFusedMembers,
+  catChannels,
+  padChannelsTo,
+  markChannelAgnostic,
+  isChannelAgnostic,
+} from "./fusion.js";
 export * as init from "./init.js";
 export * as F from "./functional.js";

@@ -258,6 +258,60 @@ export abstract class Module {
     return n;
   }
 
+  /**
+   * A structural copy of this module object: same class (or `proto`), same fields, except that
+   * the registered parameters, buffers and children named in `parts` are replaced (a null
+   * parameter or buffer unregisters it). Every field of this object that referred to a replaced
+   * tensor or child — directly or as an element of an array field (`stages`, `layers`) — refers
+   * to its replacement in the copy; `fields` are assigned last. Nothing is copied or freed: the
+   * copy shares every tensor and child that was not replaced.
+   *
+   * Horizontal fusion (src/infer/fuse.ts) rebuilds a network this way, reusing each class's
+   * own forward rather than a second implementation of every family.
+   */
+  withParts(
+    parts: {
+      params?: Map<string, Tensor | null>;
+      buffers?: Map<string, Tensor | null>;
+      children?: Map<string, Module>;
+    },
+    fields: Record<string, unknown> = {},
+    proto: object = Object.getPrototypeOf(this) as object,
+  ): this {
+    const replaced = new Map<unknown, unknown>();
+    const swap = <V>(own: Map<string, V>, given: Map<string, V> | undefined, what: string) => {
+      const out = new Map(own);
+      for (const [name, v] of given ?? []) {
+        if (!own.has(name))
+          throw new Error(`withParts: ${this.constructor.name} has no ${what} "${name}"`);
+        const old = own.get(name);
+        if (old !== null && old !== undefined) replaced.set(old, v);
+        out.set(name, v);
+      }
+      return out;
+    };
+    const params = swap(this._params, parts.params, "parameter");
+    const buffers = swap(this._buffers, parts.buffers, "buffer");
+    const children = swap(this._children, parts.children, "child");
+    const remap = (v: unknown): unknown => (replaced.has(v) ? replaced.get(v) : v);
+    const copy = Object.create(proto) as this;
+    for (const key of Reflect.ownKeys(this)) {
+      const v = (this as Record<string | symbol, unknown>)[key];
+      const next = Array.isArray(v) && v.some((x) => replaced.has(x)) ? v.map(remap) : remap(v);
+      (copy as Record<string | symbol, unknown>)[key] = next;
+    }
+    const own = copy as unknown as {
+      _params: typeof params;
+      _buffers: typeof buffers;
+      _children: typeof children;
+    };
+    own._params = params;
+    own._buffers = buffers;
+    own._children = children;
+    Object.assign(copy, fields);
+    return copy;
+  }
+
   /** Frees every parameter and buffer of the tree. The module is unusable afterwards. */
   dispose(): void {
     for (const t of [...this.parameters(), ...this.buffers()]) t.dispose();

@@ -72,6 +72,7 @@ export interface NativeAddon {
     config: string;
   };
   heapStats(): { inUse: number; held: number };
+  mallocTrim(): boolean;
 }
 
 function load(): NativeAddon {

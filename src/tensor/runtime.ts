@@ -25,6 +25,15 @@ export function buildInfo(): ReturnType<typeof native.buildInfo> {
   return native.buildInfo();
 }
 
+/**
+ * Returns the heap's free memory to the operating system (malloc_trim). The allocator keeps
+ * freed blocks for reuse (a training step allocates the same sizes again); call this after a
+ * one-off allocation that will not recur. Returns whether any memory was released.
+ */
+export function releaseFreeMemory(): boolean {
+  return native.mallocTrim();
+}
+
 /** Bytes malloc has handed out and holds (for memory tests and diagnostics). */
 export function heapStats(): { inUse: number; held: number } {
   return native.heapStats();

@@ -12,6 +12,7 @@ import { runData } from "../../src/cli/data.js";
 import { archFromFlags } from "../../src/cli/arch_flags.js";
 import { ArchError, create, lookup, resolveArch } from "../../src/models/registry.js";
 import "../../src/models/index.js";
+import { saveTensors } from "../../src/io/tensors.js";
 import { runCaptured, tempDir } from "./helpers.js";
 
 const usageLine = (cmd: string, msg: string) =>
@@ -206,4 +207,39 @@ test("divco data: a missing or unknown subcommand and stray arguments are usage 
   const help = await runCaptured(runData, ["help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: divco data get <cifar10\|cifar100>/m);
+});
+
+test("divco eval --mode: every execution mode gives today's accuracy, and ms/image", async () => {
+  const dir = tempDir("eval-mode");
+  try {
+    const weights = path.join(dir, "w.safetensors");
+    const members = create("resnet29", { split: 2, dataset: "cifar10" });
+    saveTensors(weights, members.stateDict());
+    members.dispose();
+    const common = [
+      ...["--weights", weights, "--arch", "resnet29", "--split", "2", "--dataset", "cifar10"],
+      ...["--data", "sample", "--eval-limit", "40", "--batch-size", "20", "--json"],
+    ];
+    const results = [];
+    for (const mode of ["sequential", "concurrent", "fused"]) {
+      const r = await runCaptured(runEval, [...common, "--mode", mode]);
+      assert.equal(r.code, 0, r.stderr);
+      results.push(JSON.parse(r.stdout));
+    }
+    for (const r of results) {
+      assert.equal(r.images, 40);
+      assert.ok(r.ms_per_image > 0);
+      assert.deepEqual(
+        [r.top1, r.top5, r.memberTop1],
+        [results[0].top1, results[0].top5, results[0].memberTop1],
+      );
+      assert.ok(Math.abs(r.loss - results[0].loss) < 1e-5);
+    }
+    assert.deepEqual(
+      results.map((r) => r.mode),
+      ["sequential", "concurrent", "fused"],
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

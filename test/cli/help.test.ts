@@ -18,6 +18,8 @@ import { IMPORT, runImport } from "../../src/cli/import.js";
 import { INFER, runInfer } from "../../src/cli/infer.js";
 import { INFO, runInfo } from "../../src/cli/info.js";
 import { LAUNCH, runLaunch } from "../../src/cli/launch.js";
+import { PREDICT, runPredict } from "../../src/cli/predict.js";
+import { BENCH, runBench } from "../../src/cli/bench.js";
 import { REPORT, runReport } from "../../src/cli/report.js";
 import { SUMMARY, runSummary } from "../../src/cli/summary.js";
 import { TRAIN, runTrain } from "../../src/cli/train.js";
@@ -32,6 +34,8 @@ const COMMANDS: [CommandSpec, Run][] = [
   [INFER, runInfer],
   [INFO, runInfo],
   [LAUNCH, runLaunch],
+  [PREDICT, runPredict],
+  [BENCH, runBench],
   [REPORT, runReport],
   [SUMMARY, runSummary],
   [TRAIN, runTrain],

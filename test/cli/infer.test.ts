@@ -1,6 +1,8 @@
 // `divco infer` end to end on the committed ResNet-29 fixture (S=2, --extra width=4, CIFAR-10):
 // the output file's JSON shape and consistency, exit 1 for bad weights or input, exit 2 for
-// usage errors (unknown architecture with the nearest names, S not allowed, dataset not defined).
+// usage errors (unknown architecture with the nearest names, S not allowed, dataset not defined);
+// every execution mode writes the same numbers; --run and a run's checkpoint file load a run;
+// images holding NaN/Inf are counted.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -8,6 +10,9 @@ import * as path from "node:path";
 import { runInfer } from "../../src/cli/infer.js";
 import { readSafetensors, saveSafetensorsSync } from "../../src/io/safetensors.js";
 import { makeRecord } from "../../src/io/record.js";
+import { create } from "../../src/models/index.js";
+import { saveCheckpoint } from "../../src/io/run_checkpoint.js";
+import { SGD } from "../../src/optim/index.js";
 import { MODEL_FIXTURES, runCaptured, tempDir } from "./helpers.js";
 
 const WEIGHTS = path.join(MODEL_FIXTURES, "resnet29_s2_w4.pth");
@@ -146,8 +151,17 @@ test("divco infer: usage errors exit 2 with one line naming the problem", async 
       ],
       [withFlag(args, "--num-classes", "0"), '--num-classes takes a positive integer, got "0"'],
       [withFlag(args, "--extra", "width"), '--extra takes KEY=NUMBER, got "width"'],
-      [args.slice(2), "missing --arch"],
-      [["--arch", "resnet29"], "missing --split, --dataset, --weights, --input, --output"],
+      [args.slice(2), "missing --arch (or give --run DIR)"],
+      [["--arch", "resnet29"], "missing --input, --output"],
+      [
+        ["--arch", "resnet29", "--input", "x", "--output", "y"],
+        "missing --split, --dataset, --weights (or give --run DIR)",
+      ],
+      [
+        [...args, "--run", dir],
+        "--run takes the model from the run; drop --weights, --arch, --split, --dataset",
+      ],
+      [withFlag(args, "--mode", "warp"), "--mode must be one of sequential, concurrent, fused"],
     ];
     for (const [argv, msg] of cases) {
       const r = await runCaptured(runInfer, argv);
@@ -163,6 +177,96 @@ test("divco infer: usage errors exit 2 with one line naming the problem", async 
     const r = await runCaptured(runInfer, withFlag(args, "--arch", "resnet30"));
     assert.match(r.stderr, /did you mean resnet\d+, resnet\d+, resnet\d+\?/);
     assert.match(r.stderr, /resnet29/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("divco infer --mode concurrent|fused|auto writes what sequential writes (to 1e-5)", async () => {
+  const { dir, output, args } = setup();
+  try {
+    const run = async (mode: string) => {
+      const r = await runCaptured(runInfer, [...args, "--mode", mode]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(fs.readFileSync(output, "utf8"));
+    };
+    const want = await run("sequential");
+    for (const mode of ["concurrent", "fused", "auto"]) {
+      const got = await run(mode);
+      assert.deepEqual(got.predictions, want.predictions, mode);
+      const flat = (d: { members: number[][][] }) => d.members.flat(2);
+      const diff = Math.max(
+        ...flat(got).map((v: number, i: number) => Math.abs(v - flat(want)[i])),
+      );
+      assert.ok(diff <= 1e-5, `${mode}: ${diff}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("divco infer --run DIR, and a run's checkpoint file as --weights; NaN/Inf images counted", async () => {
+  const { dir, input, output } = setup();
+  try {
+    // A run directory as divco train leaves it.
+    const runDir = path.join(dir, "run");
+    fs.mkdirSync(path.join(runDir, "checkpoints"), { recursive: true });
+    fs.writeFileSync(
+      path.join(runDir, "config.json"),
+      JSON.stringify({ arch: "resnet29", split: 2, dataset: "cifar10", ensemble: "mean_logits" }),
+    );
+    const members = create("resnet29", { split: 2, dataset: "cifar10" });
+    const meta = {
+      arch: "resnet29",
+      split: 2,
+      epoch: 1,
+      batchIndex: 0,
+      step: 1,
+      bestAcc1: 0,
+      bestEpoch: 0,
+      metrics: {},
+    };
+    saveCheckpoint(
+      path.join(runDir, "checkpoints"),
+      "best",
+      members,
+      new SGD(members.parameters(), { lr: 0.1 }),
+      meta,
+    );
+    members.dispose();
+    const byRun = await runCaptured(runInfer, [
+      "--run",
+      runDir,
+      "--input",
+      input,
+      "--output",
+      output,
+    ]);
+    assert.equal(byRun.code, 0, byRun.stderr);
+    const a = fs.readFileSync(output, "utf8");
+    const byFile = await runCaptured(runInfer, [
+      ...["--arch", "resnet29", "--split", "2", "--dataset", "cifar10"],
+      ...["--weights", path.join(runDir, "checkpoints", "best.safetensors")],
+      ...["--input", input, "--output", output],
+    ]);
+    assert.equal(byFile.code, 0, byFile.stderr);
+    assert.equal(fs.readFileSync(output, "utf8"), a);
+
+    // Image 1 of 2 holds a NaN: counted on stderr, its logits written as null, exit 0.
+    const x = readSafetensors(input).tensors.get("images")!;
+    const floats = new Float32Array(x.data.slice().buffer);
+    floats[floats.length - 5] = NaN;
+    const nan = path.join(dir, "nan.safetensors");
+    saveSafetensorsSync(
+      nan,
+      new Map([["images", makeRecord("f32", x.shape, new Uint8Array(floats.buffer))]]),
+    );
+    const r = await runCaptured(runInfer, ["--run", runDir, "--input", nan, "--output", output]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: 1 of 2 image\(s\) hold NaN or Inf values/);
+    const doc = JSON.parse(fs.readFileSync(output, "utf8"));
+    assert.ok(doc.ensemble[1].every((v: unknown) => v === null));
+    assert.ok(doc.ensemble[0].every((v: unknown) => typeof v === "number"));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

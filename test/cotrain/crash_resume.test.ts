@@ -14,7 +14,7 @@ import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { train } from "../../src/cotrain/trainer.js";
 import { ConfigError } from "../../src/cotrain/config.js";
-import { readCheckpoint, checkpointPaths } from "../../src/cotrain/checkpoint.js";
+import { readCheckpoint, checkpointPaths } from "../../src/io/run_checkpoint.js";
 import { ResumeRefusedError } from "../../src/cotrain/resume.js";
 import { claimRunDir, RUN_LOCK, RunDirBusyError } from "../../src/cotrain/run_lock.js";
 import { readMetrics } from "../../src/report/metrics_log.js";

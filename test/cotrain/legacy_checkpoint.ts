@@ -9,7 +9,7 @@ import {
   checkpointPaths,
   readCheckpoint,
   LEGACY_CHECKPOINT_FORMAT,
-} from "../../src/cotrain/checkpoint.js";
+} from "../../src/io/run_checkpoint.js";
 
 export function toLegacy(dir: string, name: string): void {
   const { meta, tensors } = readCheckpoint(dir, name);

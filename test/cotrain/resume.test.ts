@@ -18,7 +18,7 @@ import {
   newestIntact,
   surveyCheckpoints,
 } from "../../src/cotrain/resume.js";
-import { checkpointPaths } from "../../src/cotrain/checkpoint.js";
+import { checkpointPaths } from "../../src/io/run_checkpoint.js";
 import { MetricsLog } from "../../src/report/metrics_log.js";
 
 /** A run directory whose checkpoints went through `top1s.length` epochs, keeping `keepLast`. */

@@ -2,6 +2,7 @@
 import { Module } from "../module.js";
 import { Tensor } from "../../tensor/tensor.js";
 import * as F from "../functional.js";
+import { markChannelAgnostic } from "../fusion.js";
 
 type Pair = number | [number, number];
 
@@ -114,3 +115,20 @@ export class Flatten extends Module {
     return x.flatten(this.startDim, this.endDim);
   }
 }
+
+// Element-wise, spatial or (in eval) identity: a fused forward runs them unchanged (nn/fusion.ts).
+markChannelAgnostic(
+  ReLU,
+  ReLU6,
+  SiLU,
+  Sigmoid,
+  Hardswish,
+  Hardsigmoid,
+  Identity,
+  Dropout,
+  Dropout2d,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Flatten,
+);

@@ -4,6 +4,7 @@
 // (DESIGN.md §2: tensor lifetime decides speed; autograd keeps what backward needs by itself).
 import { Module } from "../module.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { markChannelAgnostic } from "../fusion.js";
 
 /**
  * One step of a `pipe`: a module, a function of one tensor (`F.silu`, an in-place ReLU, …), or
@@ -108,3 +109,6 @@ export class ModuleList<M extends Module = Module> extends Module {
     throw new Error("ModuleList has no forward: call its items");
   }
 }
+
+// Containers only pass activations from child to child (nn/fusion.ts).
+markChannelAgnostic(Sequential, NamedSequential, ModuleList);

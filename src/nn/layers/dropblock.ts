@@ -19,6 +19,7 @@ import { noGrad } from "../../tensor/autograd.js";
 import { scope } from "../../tensor/scope.js";
 import type { Generator } from "../../tensor/random.js";
 import * as F from "../functional.js";
+import { markChannelAgnostic } from "../fusion.js";
 
 export interface DropBlockOptions {
   /** Side of the dropped square before clipping to the map. */
@@ -93,3 +94,6 @@ export class DropBlock2d extends Module {
     return dropBlock2d(x, this.p, { blockSize: this.blockSize, gammaScale: this.gammaScale });
   }
 }
+
+// The identity in evaluation, where fused members run (nn/fusion.ts): a fused forward runs it unchanged.
+markChannelAgnostic(DropBlock2d);

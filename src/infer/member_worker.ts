@@ -1,8 +1,9 @@
-// The worker-thread side of concurrent members (concurrent.ts). Each worker builds its own
-// copy of the member networks it is given and rebinds their parameters and buffers to the main
-// thread's tensors (handles are process-wide), so forward, backward, gradient accumulation
-// and batch-norm statistics all act on the main thread's model. The worker then answers
-// forward / backward requests; the main thread computes the loss and steps the optimiser.
+// The worker-thread side of a member pool (member_pool.ts). Each worker builds its own copy of
+// the member networks it is given and rebinds their parameters and buffers to the main
+// thread's tensors (handles are process-wide), so forward, backward, gradient accumulation and
+// batch-norm statistics all act on the main thread's model: no weights are copied. The worker
+// then answers forward / backward requests; the main thread combines the members' outputs
+// (the ensemble, or the co-training loss and the optimiser step).
 import { parentPort, workerData } from "node:worker_threads";
 import { lookup, type BuildOptions } from "../models/registry.js";
 import "../models/index.js";
@@ -11,8 +12,9 @@ import { Tensor } from "../tensor/tensor.js";
 import type { TensorHandle } from "../tensor/native.js";
 import { native } from "../tensor/native.js";
 import { scope } from "../tensor/scope.js";
-import { setNumThreads } from "../tensor/runtime.js";
-import type { WorkerReply, WorkerRequest, WorkerSetup } from "./concurrent_protocol.js";
+import { inferenceMode } from "../tensor/autograd.js";
+import { releaseFreeMemory, setNumThreads } from "../tensor/runtime.js";
+import type { WorkerReply, WorkerRequest, WorkerSetup } from "./pool_protocol.js";
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -28,7 +30,12 @@ const nets: Module[] = setup.members.map(({ state }) => {
   net.shareState(new Map(state.map(([k, h]) => [k, Tensor.borrow(h as TensorHandle)])));
   return net;
 });
-// The logits of the last forward with gradients, waiting for their backward.
+// Building a member allocated (and initialised) a full set of weights that shareState has just
+// released; the allocator would keep that memory resident. Give it back: the pool then costs
+// the process its workers' activations, not a second copy of the weights.
+releaseFreeMemory();
+// The outputs of the last forward: waiting for their backward (training), or read by the main
+// thread (inference); freed by the next request.
 let pending: Tensor[] = [];
 
 function release(): void {
@@ -36,16 +43,24 @@ function release(): void {
   pending = [];
 }
 
+function forward(net: Module, input: number, training: boolean, inference: boolean): Tensor {
+  const x = Tensor.borrow(input as TensorHandle);
+  if (inference) {
+    if (net.training) net.eval();
+    return inferenceMode(() => scope(() => net.forward(x)).keep());
+  }
+  net.train(training);
+  return scope(() => net.forward(x)).keep();
+}
+
 function handle(msg: WorkerRequest): WorkerReply {
   switch (msg.type) {
     case "forward": {
       release();
-      const logits = nets.map((net, j) => {
-        net.train(msg.training);
-        return scope(() => net.forward(Tensor.borrow(msg.inputs[j] as TensorHandle))).keep();
-      });
-      pending = logits;
-      return { type: "forward", logits: logits.map((t) => t.handle) };
+      pending = nets.map((net, j) =>
+        forward(net, msg.inputs[j], msg.training, msg.inference ?? false),
+      );
+      return { type: "forward", logits: pending.map((t) => t.handle) };
     }
     case "backward": {
       if (pending.length !== nets.length) throw new Error("backward without a forward");

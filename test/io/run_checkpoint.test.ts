@@ -19,8 +19,8 @@ import {
   CheckpointError,
   CHECKPOINT_FORMAT,
   type CheckpointProblem,
-} from "../../src/cotrain/checkpoint.js";
-import { toLegacy } from "./legacy_checkpoint.js";
+} from "../../src/io/run_checkpoint.js";
+import { toLegacy } from "../cotrain/legacy_checkpoint.js";
 
 function setup(seed: number) {
   manualSeed(seed);

@@ -1,4 +1,4 @@
-// Messages between the main thread and member workers (concurrent.ts ↔ member_worker.ts).
+// Messages between the main thread and member workers (member_pool.ts ↔ member_worker.ts).
 // Tensors travel as process-wide handle numbers; the sender keeps ownership.
 
 export interface WorkerSetup {
@@ -12,7 +12,12 @@ export interface WorkerSetup {
 }
 
 export type WorkerRequest =
-  | { type: "forward"; inputs: number[]; training: boolean }
+  /**
+   * Forward each of this worker's members on its input. `inference`: evaluation mode inside
+   * libtorch's inference mode (no graph); otherwise with gradients, in training mode when
+   * `training`, the graph kept for a backward.
+   */
+  | { type: "forward"; inputs: number[]; training: boolean; inference?: boolean }
   | { type: "backward"; grads: number[] }
   | { type: "release" }
   | { type: "close" };

@@ -18,6 +18,10 @@
 // Format 1 (earlier versions) kept the metadata, with the .safetensors file's SHA-256, only in
 // <name>.json. It is still read (eval, resume) and never written: a resumed run continues in
 // format 2, and its old best/epoch files stay readable until they are replaced.
+//
+// It lives in io because everything that reads a run's weights needs it — training's resume
+// (cotrain), evaluation and the inference predictor (infer, via models/checkpoint.ts) — and it
+// needs of a model and an optimiser only their state dicts (type-only imports).
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -25,15 +29,15 @@ import { Tensor } from "../tensor/tensor.js";
 import { defaultGeneratorState, setDefaultGeneratorState } from "../tensor/random.js";
 import type { Module } from "../nn/module.js";
 import type { Optimizer, OptimizerState } from "../optim/optimizer.js";
-import { recordToTensor, tensorToRecord } from "../io/tensors.js";
-import type { TensorRecord } from "../io/record.js";
+import { recordToTensor, tensorToRecord } from "./tensors.js";
+import type { TensorRecord } from "./record.js";
 import {
   MAX_HEADER_SIZE,
   SafetensorsError,
   readSafetensors,
   saveSafetensorsSync,
-} from "../io/safetensors.js";
-import { writeFileAtomicSync, writeFileAtomicWithSync } from "../io/atomic.js";
+} from "./safetensors.js";
+import { writeFileAtomicSync, writeFileAtomicWithSync } from "./atomic.js";
 
 export const CHECKPOINT_FORMAT = "divco-checkpoint/2";
 /** The two-file format of earlier versions: read, never written. */
