@@ -122,12 +122,12 @@ test("a run directory, and a run's checkpoint file as weights, load the run's mo
       Ensemble.load({ run: run.dir, checkpoint: "epoch-0007" }),
       /has no checkpoint "epoch-0007" \(it has best, last\)/,
     );
-    // Tensors from another save than the JSON describes.
+    // A weights file where the run's checkpoint should be: named, with what it is.
     fs.copyFileSync(
       path.join(FIXTURES, "resnet29_s2_w4.safetensors"),
       path.join(run.dir, "checkpoints", "best.safetensors"),
     );
-    await assert.rejects(Ensemble.load(run.dir), /does not match .*best\.json/);
+    await assert.rejects(Ensemble.load(run.dir), /best\.safetensors is not a divco checkpoint/);
     await assert.rejects(Ensemble.load(path.join(run.dir, "nope")), /not a divco run directory/);
   } finally {
     run.dispose();
