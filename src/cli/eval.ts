@@ -27,7 +27,13 @@ import { loadTensors } from "../io/tensors.js";
 import { ConfigError, readConfigFile, type TrainConfig } from "../cotrain/config.js";
 import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
 import { Ensemble } from "../infer/predictor.js";
-import { MODE_FLAG, THREADS_FLAG, modeFromFlag, threadsFromFlag } from "./infer_flags.js";
+import {
+  MODE_FLAG,
+  THREADS_FLAG,
+  WEIGHTS_MODEL_FLAGS,
+  modeFromFlag,
+  threadsFromFlag,
+} from "./infer_flags.js";
 import "../models/index.js";
 
 export const EVAL = defineCommand({
@@ -51,18 +57,7 @@ export const EVAL = defineCommand({
       default: "best",
       description: "which checkpoint of --run: best, last or epoch-NNNN",
     },
-    weights: {
-      type: "string",
-      value: "W",
-      description: "a weights file instead of a run (with --arch, --split, --dataset)",
-    },
-    arch: { type: "string", value: "NAME", description: "architecture of --weights" },
-    split: { type: "string", value: "S", description: "number of members of --weights" },
-    dataset: {
-      type: "string",
-      value: "D",
-      description: "dataset of --weights: cifar10, cifar100, svhn or imagenet",
-    },
+    ...WEIGHTS_MODEL_FLAGS,
     data: {
       type: "string",
       value: "DIR",

@@ -10,6 +10,7 @@ import {
   MODE_FLAG,
   RUN_FLAG,
   THREADS_FLAG,
+  WEIGHTS_MODEL_FLAGS,
   modeFromFlag,
   modelSourceFromFlags,
   threadsFromFlag,
@@ -40,23 +41,7 @@ their non-finite logits are written as null.`,
   flags: {
     run: RUN_FLAG,
     checkpoint: CHECKPOINT_FLAG,
-    arch: {
-      type: "string",
-      value: "NAME",
-      description: "architecture (divco summary --list)",
-    },
-    split: { type: "string", value: "S", description: "number of members" },
-    dataset: {
-      type: "string",
-      value: "D",
-      description: "cifar10, cifar100, svhn or imagenet",
-    },
-    weights: {
-      type: "string",
-      value: "W",
-      description:
-        "safetensors (divco import, or a run's checkpoints/NAME.safetensors) or a PyTorch checkpoint",
-    },
+    ...WEIGHTS_MODEL_FLAGS,
     input: {
       type: "string",
       value: "X",

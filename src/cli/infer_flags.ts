@@ -34,6 +34,27 @@ export const CHECKPOINT_FLAG = {
   description: "which checkpoint of --run: best, last or epoch-NNNN",
 } as const satisfies StringFlag;
 
+/** A weights file and the model it holds: the other way to name a model than --run. */
+export const WEIGHTS_MODEL_FLAGS = {
+  weights: {
+    type: "string",
+    value: "W",
+    description:
+      "a weights file instead of a run: safetensors (divco import, or a run's checkpoints/NAME.safetensors) or a PyTorch checkpoint",
+  },
+  arch: {
+    type: "string",
+    value: "NAME",
+    description: "architecture of --weights (divco summary --list)",
+  },
+  split: { type: "string", value: "S", description: "number of members of --weights" },
+  dataset: {
+    type: "string",
+    value: "D",
+    description: "dataset of --weights: cifar10, cifar100, svhn or imagenet",
+  },
+} as const satisfies Record<string, StringFlag>;
+
 /** --mode as a mode choice (a usage error names the choices). */
 export function modeFromFlag(raw: string): ModeChoice {
   if (!(MODE_CHOICES as readonly string[]).includes(raw))

@@ -12,6 +12,7 @@ import {
   MODE_FLAG,
   RUN_FLAG,
   THREADS_FLAG,
+  WEIGHTS_MODEL_FLAGS,
   modeFromFlag,
   modelSourceFromFlags,
   threadsFromFlag,
@@ -42,18 +43,7 @@ evaluation transform (CIFAR/SVHN: 32×32 images as they are; ImageNet: resize to
   flags: {
     run: RUN_FLAG,
     checkpoint: CHECKPOINT_FLAG,
-    weights: {
-      type: "string",
-      value: "W",
-      description: "a weights file instead of a run: safetensors or a PyTorch checkpoint",
-    },
-    arch: { type: "string", value: "NAME", description: "architecture of --weights" },
-    split: { type: "string", value: "S", description: "number of members of --weights" },
-    dataset: {
-      type: "string",
-      value: "D",
-      description: "dataset of --weights: cifar10, cifar100, svhn or imagenet",
-    },
+    ...WEIGHTS_MODEL_FLAGS,
     "num-classes": NUM_CLASSES_FLAG,
     extra: EXTRA_FLAG,
     top: { type: "string", value: "K", default: "5", description: "classes shown per image" },
