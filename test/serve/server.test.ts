@@ -466,41 +466,46 @@ test(
   { timeout: 60_000 },
   async () => {
     const png = await image("png", 6);
-    const delay = { ms: 400 };
-    await withServer(
-      slowed(model, delay),
-      { maxBatch: 1, maxWaitMs: 0, maxQueue: 2 },
-      async (url, server) => {
-        const replies = await Promise.all(
-          Array.from({ length: 8 }, () => postImage(`${url}/v1/predict`, png)),
-        );
-        const statuses = replies.map((r) => r.status);
-        assert.ok(
-          statuses.every((s) => s === 200 || s === 503),
-          String(statuses),
-        );
-        assert.ok(statuses.filter((s) => s === 200).length >= 2, String(statuses));
-        assert.ok(statuses.filter((s) => s === 503).length >= 1, String(statuses));
-        for (const r of replies.filter((r) => r.status === 503)) {
-          assert.match(
-            String(r.body.error),
-            /^overloaded: 2 inference requests in flight, the most --max-queue allows/,
-          );
-          assert.match(r.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
-        }
-        // Still serving, and the metrics counted both.
-        delay.ms = 0;
-        assert.equal((await postImage(`${url}/v1/predict`, png)).status, 200);
-        const text = await server.metrics.registry.metrics();
-        assert.ok(
-          metric(
-            text,
-            'divco_serve_requests_total{method="POST",route="/v1/predict",status="503"}',
-          ) >= 1,
-        );
-        assert.equal(metric(text, "divco_serve_requests_in_flight"), 0);
+    // The forward waits at a gate, so exactly max-queue requests are in flight until it opens.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated: ServedModel = {
+      ...slowed(model, { ms: 0 }),
+      predict: async (x) => {
+        await gate;
+        return model.predict(x);
       },
-    );
+    };
+    await withServer(gated, { maxBatch: 1, maxWaitMs: 0, maxQueue: 2 }, async (url, server) => {
+      const replies = Array.from({ length: 8 }, () => postImage(`${url}/v1/predict`, png));
+      const settled: Reply[] = [];
+      for (const r of replies) void r.then((x) => settled.push(x));
+      // Six answered at once; two admitted: one in the forward at the gate, one queued behind it.
+      while (settled.length < 6 || server.batcher.depth < 1) await sleep(10);
+      for (const r of settled) {
+        assert.equal(r.status, 503);
+        assert.match(
+          String(r.body.error),
+          /^overloaded: 2 inference requests in flight, the most --max-queue allows/,
+        );
+        assert.match(r.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
+      }
+      open();
+      const statuses = (await Promise.all(replies)).map((r) => r.status);
+      assert.equal(statuses.filter((s) => s === 200).length, 2, String(statuses));
+      // Still serving, and the metrics counted both.
+      assert.equal((await postImage(`${url}/v1/predict`, png)).status, 200);
+      const text = await server.metrics.registry.metrics();
+      assert.equal(
+        metric(text, 'divco_serve_requests_total{method="POST",route="/v1/predict",status="503"}'),
+        6,
+      );
+      assert.equal(
+        metric(text, 'divco_serve_requests_total{method="POST",route="/v1/predict",status="200"}'),
+        3,
+      );
+      assert.equal(metric(text, "divco_serve_requests_in_flight"), 0);
+    });
   },
 );
 
