@@ -2,9 +2,13 @@
 // image costs far less than one forward per request once the model is busy (a convolution over
 // 32 images keeps the cores busier than 32 convolutions over one), while an idle server should
 // answer a lone request at once. So a batch runs as soon as `maxBatch` images are waiting, or
-// when the oldest waiting request has waited `maxWaitMs`, whichever comes first; one batch
-// runs at a time (the predictor is not re-entrant: its execution modes own their threads), and
-// what arrives meanwhile forms the next batch.
+// when the oldest waiting request has waited `maxWaitMs` — or, when the server says how many
+// admitted requests are still on their way (being received or decoded: `arriving`), as soon as
+// none is, since waiting longer could only gain requests not yet sent. One batch runs at a time
+// (the predictor is not re-entrant: its execution modes own their threads), and what arrives
+// meanwhile forms the next batch. The forward pass holds the JavaScript thread, so requests
+// sent during it are read only after it: they arrive together, and the `arriving` rule batches
+// them without a fixed delay, while a lone request at low load runs at once.
 //
 // A request (a job) brings n ≤ maxBatch images and is never split across batches, so a batch
 // holds at most maxBatch images. Each job has a deadline (`timeoutMs`): a job still waiting
@@ -40,6 +44,11 @@ export interface BatcherOptions {
   onBatchDone?: (images: number, seconds: number) => void;
   /** Told the number of waiting requests whenever it changes. */
   onQueueDepth?: (jobs: number) => void;
+  /**
+   * How many admitted requests will submit soon (still being received or decoded). When given,
+   * a batch also runs once this is 0; call poke() when it drops without a submit.
+   */
+  arriving?: () => number;
 }
 
 interface Job {
@@ -73,6 +82,7 @@ export class Batcher {
   private running = false;
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private idleWaiters: (() => void)[] = [];
   /** Recent seconds per batch (exponential average), for Retry-After estimates. */
   private batchSeconds = 0;
@@ -156,6 +166,11 @@ export class Batcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Re-checks whether a batch is due (the server's `arriving` count dropped). */
+  poke(): void {
+    this.schedule();
+  }
+
   /** Answers a job once: an error, or (out given) its outputs; a waiting job leaves the queue. */
   private settle(job: Job, error: Error | null, out?: BatchOutputs): void {
     if (job.settled) return;
@@ -177,11 +192,18 @@ export class Batcher {
     if (this.running || this.queue.length === 0) return;
     const waited = performance.now() - this.queue[0].enqueuedAt;
     if (this.flushing || this.queuedImages >= this.o.maxBatch || waited >= this.o.maxWaitMs) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      void this.runBatch();
+      this.start();
       return;
     }
+    // Nothing more on its way: run once the I/O already read in this turn of the event loop
+    // has been admitted (setImmediate runs after it), unless something arrived meanwhile.
+    if (this.o.arriving?.() === 0)
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        if (this.running || this.queue.length === 0) return;
+        if (this.o.arriving?.() === 0) this.start();
+        else this.schedule();
+      });
     // A timer armed for a job that has since left the queue fires early: schedule() re-checks.
     this.timer ??= setTimeout(
       () => {
@@ -190,6 +212,15 @@ export class Batcher {
       },
       Math.ceil(this.o.maxWaitMs - waited),
     );
+  }
+
+  /** Runs a batch now, disarming what waited to. */
+  private start(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    void this.runBatch();
   }
 
   private async runBatch(): Promise<void> {

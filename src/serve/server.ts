@@ -7,7 +7,9 @@
 // queued or running); the others get 503 with Retry-After at once. So memory is bounded by
 // maxQueue × bodyLimit, and a request leaves its place when answered or when its client goes
 // away. Bodies are limited (413), every request has a deadline (504), and close() is the
-// graceful shutdown: refuse new connections, finish what is in flight, then stop.
+// graceful shutdown: refuse new connections, finish what is in flight, then stop. The server
+// tells the batcher how many admitted requests are still being received or decoded, so a batch
+// waits for those (up to maxWaitMs) and for nothing else.
 //
 //   const server = await createServer(ensemble, { maxBatch: 32, maxWaitMs: 5 });
 //   const url = await server.listen({ host: "127.0.0.1", port: 8080 });
@@ -95,6 +97,9 @@ export class DivcoServer {
   private closing: Promise<void> | null = null;
   private inFlight = 0;
   private readonly signals = new WeakMap<FastifyRequest, AbortSignal>();
+  /** Admitted requests not yet submitted to the batcher (being received or decoded). */
+  private readonly arrivingRequests = new WeakSet<FastifyRequest>();
+  private arrivingCount = 0;
 
   constructor(
     readonly app: FastifyInstance,
@@ -107,6 +112,18 @@ export class DivcoServer {
   /** Listens (port 0: any free port) and returns the URL, e.g. http://127.0.0.1:8080. */
   async listen(o: { host?: string; port?: number } = {}): Promise<string> {
     return this.app.listen({ host: o.host ?? "127.0.0.1", port: o.port ?? 8080 });
+  }
+
+  /** Admitted requests still being received or decoded (the batcher's `arriving`). */
+  get arriving(): number {
+    return this.arrivingCount;
+  }
+
+  /** The request is about to submit (or has failed): it is no longer on its way. */
+  arrived(req: FastifyRequest): boolean {
+    if (!this.arrivingRequests.delete(req)) return false;
+    this.arrivingCount--;
+    return true;
   }
 
   /** Whether it accepts inference requests (false once shutting down). */
@@ -141,11 +158,15 @@ export class DivcoServer {
       );
     this.inFlight++;
     this.metrics.inFlight.set(this.inFlight);
+    this.arrivingRequests.add(req);
+    this.arrivingCount++;
     const abort = new AbortController();
     this.signals.set(req, abort.signal);
     raw.once("close", () => {
       this.inFlight--;
       this.metrics.inFlight.set(this.inFlight);
+      // Answered without submitting (bad input): a batch may have waited for it.
+      if (this.arrived(req)) this.batcher.poke();
       // Closed before the answer was written: the client went away; drop its queued work.
       if (!raw.writableFinished)
         abort.abort(new ServeError(499, "the client closed the connection"));
@@ -163,7 +184,7 @@ export async function createServer(model: ServedModel, o: ServeOptions = {}): Pr
   const settings = serveSettings(model, o);
   const logger = o.logger ?? pino({ level: "info" });
   const metrics = new ServeMetrics(settings.maxBatch);
-  const batcher = new Batcher(forwardOf(model), {
+  const batcher: Batcher = new Batcher(forwardOf(model), {
     maxBatch: settings.maxBatch,
     maxWaitMs: settings.maxWaitMs,
     timeoutMs: settings.timeoutMs,
@@ -173,6 +194,7 @@ export async function createServer(model: ServedModel, o: ServeOptions = {}): Pr
       logger.debug({ batch: n, ms: +(1000 * s).toFixed(2) }, "batch");
     },
     onQueueDepth: (d) => metrics.queueDepth.set(d),
+    arriving: (): number => server.arriving,
   });
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps fastify's default instance type.
@@ -183,7 +205,7 @@ export async function createServer(model: ServedModel, o: ServeOptions = {}): Pr
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
-  const server = new DivcoServer(app, model, settings, batcher, metrics);
+  const server: DivcoServer = new DivcoServer(app, model, settings, batcher, metrics);
   const transform = new EvalTransform(model.dataset, model.crop);
   const admit = async (req: FastifyRequest, reply: { raw: ServerResponse }) =>
     server.admit(req, reply.raw);
@@ -234,6 +256,7 @@ export async function createServer(model: ServedModel, o: ServeOptions = {}): Pr
     async (req) => {
       checkName(req.params.name);
       const r = parseInferRequest(req.body, model, settings.maxBatch);
+      server.arrived(req);
       const out = await batcher.submit(r.data, r.n, server.signalOf(req));
       return inferResponse(settings.name, r, out);
     },
@@ -257,6 +280,7 @@ export async function createServer(model: ServedModel, o: ServeOptions = {}): Pr
       const q = parsePredictQuery(req.query, model.numClasses);
       const uploads = await readUploads(req, settings.maxBatch, settings.bodyLimit);
       const rows = await decodeUploads(uploads, transform);
+      server.arrived(req);
       const out = await batcher.submit(rows, uploads.length, server.signalOf(req));
       return { model: settings.name, predictions: answers(uploads, out, q, model) };
     });

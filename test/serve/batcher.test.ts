@@ -2,7 +2,8 @@
 // wait or the oldest has waited max-wait-ms; requests are never split and keep their order;
 // one forward at a time; a deadline takes a waiting request out of the queue (and answers a
 // running one with 504); an aborted request leaves the queue; a failed forward fails only its
-// own batch; drain() runs what waits at once and resolves when idle.
+// own batch; drain() runs what waits at once and resolves when idle; told how many requests are
+// on their way, it waits for those and for nothing else.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -70,7 +71,7 @@ test(
 );
 
 test(
-  "a lone request runs after max-wait-ms; later ones form the next batch",
+  "without an arriving count, a lone request waits max-wait-ms; later ones form the next batch",
   { timeout: 10_000 },
   async () => {
     const f = fakeForward();
@@ -179,5 +180,39 @@ test(
     // 10 requests ahead at ≥ 0.3 s per batch of one: (10 + 1) batches ≥ 3.3 s.
     assert.ok(b.retryAfterSeconds(10) >= 3, String(b.retryAfterSeconds(10)));
     assert.ok(b.retryAfterSeconds(10) > b.retryAfterSeconds(1));
+  },
+);
+
+test(
+  "told how many requests are on their way, a batch waits for those only (max-wait-ms still caps it)",
+  { timeout: 10_000 },
+  async () => {
+    const f = fakeForward();
+    let arriving = 0;
+    const b = new Batcher(f.forward, { ...OPTS, maxWaitMs: 60_000, arriving: () => arriving });
+    // None on its way: a lone request runs at once, not after max-wait-ms.
+    assert.deepEqual(Array.from((await b.submit(rows(1), 1)).probabilities), [1]);
+    // Two on their way: the first waits for the second, which then arrives.
+    arriving = 2;
+    arriving--;
+    const first = b.submit(rows(2), 1);
+    await sleep(30);
+    assert.equal(b.depth, 1);
+    arriving--;
+    const second = b.submit(rows(3), 1);
+    await Promise.all([first, second]);
+    // One on its way that fails instead (no submit): poke() lets the waiting one run.
+    arriving = 1;
+    const third = b.submit(rows(4), 1);
+    await sleep(30);
+    assert.equal(b.depth, 1);
+    arriving = 0;
+    b.poke();
+    await third;
+    assert.deepEqual(f.batches, [[1], [2, 3], [4]]);
+    // max-wait-ms caps the wait for requests that never come.
+    const capped = new Batcher(f.forward, { ...OPTS, maxWaitMs: 40, arriving: () => 5 });
+    await capped.submit(rows(5), 1);
+    assert.deepEqual(f.batches.at(-1), [5]);
   },
 );

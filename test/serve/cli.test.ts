@@ -1,14 +1,15 @@
-// `divco serve` as a process: SIGTERM while a request is in flight (queued for a batch that
-// would wait 20 s) answers that request, logs the shutdown in order, and exits 0; afterwards
+// `divco serve` as a process: SIGTERM while a request is in flight (its body half received)
+// refuses new connections, still takes and answers that request, and exits 0; afterwards
 // nothing listens. Usage errors exit 2, a model that cannot load or a port in use exit 1.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import * as http from "node:http";
 import * as net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runServe } from "../../src/cli/serve.js";
 import type { Out } from "../../src/cli/args.js";
-import { MAIN_JS, MODEL_FLAGS, image, metric, postImage } from "./helpers.js";
+import { MAIN_JS, MODEL_FLAGS, image, metric } from "./helpers.js";
 
 async function runCaptured(argv: string[]) {
   const stdout: string[] = [];
@@ -36,7 +37,7 @@ test(
         MAIN_JS,
         "serve",
         ...MODEL_FLAGS,
-        ...["--mode", "sequential", "--port", "0", "--max-batch", "8", "--max-wait-ms", "20000"],
+        ...["--mode", "sequential", "--port", "0", "--max-batch", "8"],
       ],
       { env: { ...process.env, DIVCO_NUM_THREADS: "1" }, stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -62,17 +63,40 @@ test(
       });
       const url = await listening;
       const png = await image("png", 1);
-      const pending = postImage(`${url}/v1/predict`, png);
-      // Queued: alone, it would wait 20 s for the batch to fill.
+      // A request in flight: its body half sent when SIGTERM comes, the rest after.
+      const req = http.request(`${url}/v1/predict`, {
+        method: "POST",
+        headers: { "content-type": "image/png", "content-length": png.length },
+      });
+      const reply = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        req.on("response", (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on("error", reject);
+      });
+      req.write(png.subarray(0, 100));
       for (;;) {
         const text = await (await fetch(`${url}/metrics`)).text();
-        if (metric(text, "divco_serve_queue_depth") === 1) break;
+        if (metric(text, "divco_serve_requests_in_flight") === 1) break;
         await sleep(20);
       }
       child.kill("SIGTERM");
-      const reply = await pending;
-      assert.equal(reply.status, 200, JSON.stringify(reply.body));
-      assert.equal((reply.body.predictions as unknown[]).length, 1);
+      while (!logs.some((l) => l.msg === "signal received")) await sleep(10);
+      // Shutting down: new connections are soon refused; the request in flight is still taken.
+      for (;;) {
+        const refused = await fetch(`${url}/v2/health/live`).then(
+          () => false,
+          () => true,
+        );
+        if (refused) break;
+        await sleep(10);
+      }
+      req.end(png.subarray(100));
+      const r = await reply;
+      assert.equal(r.status, 200, r.body);
+      assert.equal((JSON.parse(r.body) as { predictions: unknown[] }).predictions.length, 1);
       assert.deepEqual(await exited, { code: 0, signal: null }, stderr);
       assert.equal(stderr, "");
       // In the log: the signal came before the request was answered, and the shutdown finished.

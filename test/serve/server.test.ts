@@ -1,10 +1,11 @@
 // `divco serve`'s server end to end over real HTTP on loopback, with the committed ResNet-29
 // fixture (S=2, width 4, CIFAR-10): health and metadata; KServe v2 inference whose outputs are
 // the ensemble's own (flat and nested data); /v1/predict with PNG and JPEG bodies and multipart
-// files, members on request, the same classes as `divco predict`; concurrent requests batched;
+// files, members on request, the same classes as `divco predict`; a lone request run at once and
+// the requests sent meanwhile batched;
 // every bad input answered 4xx naming what is wrong while good requests beside it are answered
 // exactly as alone; overload answered 503 + Retry-After; the per-request timeout 504; body
-// limits 413; Prometheus metrics; close() with a request in flight answers it first.
+// limits 413; Prometheus metrics; close() with requests in flight answers them first.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -100,6 +101,33 @@ function slowed(m: Ensemble, delay: { ms: number }): ServedModel {
       return m.predict(x);
     },
   };
+}
+
+/**
+ * A model whose forward passes wait at a gate until open() (the event loop stays free, so
+ * requests pile up behind the first batch exactly as the test arranges); `entered` counts them.
+ */
+function gated(m: Ensemble) {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const g = {
+    entered: 0,
+    open,
+    model: {
+      ...slowed(m, { ms: 0 }),
+      predict: async (x) => {
+        g.entered++;
+        await gate;
+        return m.predict(x);
+      },
+    } as ServedModel,
+  };
+  return g;
+}
+
+/** Waits until `cond` holds (the test's own timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await sleep(5);
 }
 
 test(
@@ -246,17 +274,24 @@ test(
   "concurrent requests are batched, each answered with its own rows",
   { timeout: 60_000 },
   async () => {
-    await withServer(model, { maxBatch: 4, maxWaitMs: 2000 }, async (url, server) => {
-      const xs = [0, 1, 2, 3].map((i) => inputs(1, 10 + i));
+    const g = gated(model);
+    await withServer(g.model, { maxBatch: 4, maxWaitMs: 60_000 }, async (url, server) => {
+      const xs = [0, 1, 2, 3, 4].map((i) => inputs(1, 10 + i));
       const wants = await Promise.all(xs.map((x) => reference(x, 1)));
-      const replies = await Promise.all(
-        xs.map((x) => postJson(`${url}/v2/models/${NAME}/infer`, inferBody(x, 1))),
-      );
+      const post = (x: Float32Array) => postJson(`${url}/v2/models/${NAME}/infer`, inferBody(x, 1));
+      // A lone request runs at once (nothing else on its way), not after max-wait-ms...
+      const first = post(xs[0]);
+      await until(() => g.entered === 1);
+      // ...and the four sent while it runs wait, then run together as one batch.
+      const rest = xs.slice(1).map(post);
+      await until(() => server.batcher.depth === 4);
+      g.open();
+      const replies = await Promise.all([first, ...rest]);
       replies.forEach((r, i) => assertOutputs(r, wants[i], 1));
       const text = await server.metrics.registry.metrics();
-      // Four requests, one forward pass of four images (max-batch reached long before max-wait).
-      assert.equal(metric(text, "divco_serve_batch_size_count"), 1);
-      assert.equal(metric(text, "divco_serve_batch_size_sum"), 4);
+      assert.equal(metric(text, "divco_serve_batch_size_count"), 2);
+      assert.equal(metric(text, "divco_serve_batch_size_sum"), 5);
+      assert.equal(metric(text, 'divco_serve_batch_size_bucket{le="4"}'), 2);
     });
   },
 );
@@ -467,16 +502,8 @@ test(
   async () => {
     const png = await image("png", 6);
     // The forward waits at a gate, so exactly max-queue requests are in flight until it opens.
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const gated: ServedModel = {
-      ...slowed(model, { ms: 0 }),
-      predict: async (x) => {
-        await gate;
-        return model.predict(x);
-      },
-    };
-    await withServer(gated, { maxBatch: 1, maxWaitMs: 0, maxQueue: 2 }, async (url, server) => {
+    const g = gated(model);
+    await withServer(g.model, { maxBatch: 1, maxWaitMs: 0, maxQueue: 2 }, async (url, server) => {
       const replies = Array.from({ length: 8 }, () => postImage(`${url}/v1/predict`, png));
       const settled: Reply[] = [];
       for (const r of replies) void r.then((x) => settled.push(x));
@@ -490,7 +517,7 @@ test(
         );
         assert.match(r.headers.get("retry-after") ?? "", /^[1-9]\d*$/);
       }
-      open();
+      g.open();
       const statuses = (await Promise.all(replies)).map((r) => r.status);
       assert.equal(statuses.filter((s) => s === 200).length, 2, String(statuses));
       // Still serving, and the metrics counted both.
@@ -589,23 +616,25 @@ test(
 );
 
 test(
-  "close() with a request in flight: it is answered, then the server stops listening",
+  "close() with requests in flight (one running, one queued): both answered, then the listener closes",
   { timeout: 60_000 },
   async () => {
     const png = await image("png", 10);
+    const g = gated(model);
     let url = "";
-    let closed: Promise<void> | undefined;
-    const reply = await withServer(model, { maxBatch: 8, maxWaitMs: 20_000 }, async (u, server) => {
+    const replies = await withServer(g.model, { maxBatch: 1, maxWaitMs: 0 }, async (u, server) => {
       url = u;
-      const pending = postImage(`${u}/v1/predict`, png);
-      // Wait until it is queued (it would wait 20 s for a full batch), then shut down.
-      while (server.batcher.depth === 0) await sleep(10);
-      closed = server.close();
+      const running = postImage(`${u}/v1/predict`, png);
+      await until(() => g.entered === 1);
+      const queued = postImage(`${u}/v1/predict`, png);
+      await until(() => server.batcher.depth === 1);
+      const closed = server.close();
       assert.equal(server.isReady, false);
-      return pending;
+      g.open();
+      await closed;
+      return Promise.all([running, queued]);
     });
-    await closed;
-    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    for (const r of replies) assert.equal(r.status, 200, JSON.stringify(r.body));
     await assert.rejects(fetch(`${url}/v2/health/live`));
   },
 );
