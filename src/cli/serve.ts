@@ -45,8 +45,9 @@ export const SERVE = defineCommand({
   POST /v1/predict[?top=K&members=true]   an image body (Content-Type image/jpeg, image/png)
        or multipart/form-data image files → top-k classes (and each member's, on request)
   GET  /metrics   Prometheus: requests by status, latency, batch size, queue depth
-Concurrent requests are batched: a forward pass runs when --max-batch images wait or the oldest
-has waited --max-wait-ms. More than --max-queue requests in flight get 503 with Retry-After; a
+Concurrent requests are batched: a forward pass runs when --max-batch images wait, when the
+oldest has waited --max-wait-ms, or once no other admitted request is still arriving (so a lone
+request runs at once). More than --max-queue requests in flight get 503 with Retry-After; a
 request without a result after --timeout-ms gets 504. SIGTERM/SIGINT: stop accepting, finish
 the requests in flight, exit 0.`,
   flags: {
@@ -95,7 +96,7 @@ the requests in flight, exit 0.`,
       type: "string",
       value: "MS",
       default: "5",
-      description: "longest a request waits for others to fill its batch",
+      description: "longest a request waits for others still arriving to fill its batch",
     },
     "max-queue": {
       type: "string",
