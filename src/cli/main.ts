@@ -28,6 +28,10 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = 
     help: "classify image files (JPEG/PNG) with a run's ensemble",
     load: async () => (await import("./predict.js")).runPredict,
   },
+  serve: {
+    help: "serve a run's ensemble over HTTP (KServe v2 + image endpoint, dynamic batching)",
+    load: async () => (await import("./serve.js")).runServe,
+  },
   bench: {
     help: "latency of the undivided network vs its members in every execution mode",
     load: async () => (await import("./bench.js")).runBench,

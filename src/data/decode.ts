@@ -64,6 +64,14 @@ export async function openImage(file: string): Promise<ImageSource> {
   } catch (e) {
     throw new BadImageError(file, "unreadable", (e as Error).message);
   }
+  return openImageBytes(file, bytes);
+}
+
+/**
+ * An image held in memory (an upload, a request body) as an ImageSource; `file` names it in
+ * messages. Throws BadImageError when the bytes are not a readable image.
+ */
+export async function openImageBytes(file: string, bytes: Buffer): Promise<ImageSource> {
   if (bytes.length === 0) throw new BadImageError(file, "empty file", "0 bytes");
   let meta: Metadata;
   try {

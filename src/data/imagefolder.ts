@@ -15,7 +15,14 @@ import type { Sharp } from "sharp";
 import type { RgbImage } from "./image.js";
 import type { Rng } from "./prng.js";
 import { DataError } from "./errors.js";
-import { decodeRgb, decodeWith, openImage, sourceToRgb, transformRgb } from "./decode.js";
+import {
+  decodeRgb,
+  decodeWith,
+  openImage,
+  sourceToRgb,
+  transformRgb,
+  type ImageSource,
+} from "./decode.js";
 import { sharedInt32, type DatasetSource } from "./dataset.js";
 import type { CroppingDataset } from "./batch_fill.js";
 import type { CropConfig } from "./transforms/pipeline.js";
@@ -131,31 +138,7 @@ export class ImageFolderDataset implements CroppingDataset {
   }
 
   async loadCropped(i: number, crop: CropConfig, rng: Rng): Promise<RgbImage> {
-    const file = this.fileAt(i);
-    switch (crop.kind) {
-      case "randomResized": {
-        const full = await this.getImage(i);
-        const box = randomResizedCropBox(full.width, full.height, rng, crop.scale, crop.ratio);
-        return transformRgb(file, full, (s) =>
-          s.extract(box).resize(crop.size, crop.size, { kernel: "cubic", fit: "fill" }),
-        );
-      }
-      case "resizeCenter": {
-        const src = await openImage(file);
-        const size = shorterSideSize(src.width, src.height, crop.resize);
-        const box = centerCropBox(size.width, size.height, crop.size);
-        const geometry = (s: Sharp) =>
-          s.resize(size.width, size.height, { kernel: "cubic", fit: "fill" }).extract(box);
-        // Most files resize while decoding; CMYK and 16-bit gray ones become RGB first.
-        return src.pixels === "plain"
-          ? decodeWith(src, geometry)
-          : transformRgb(file, await sourceToRgb(src), geometry);
-      }
-      case "pad":
-        return padRandomCrop(await this.getImage(i), rng, crop.size, crop.padding);
-      case "none":
-        return this.getImage(i);
-    }
+    return cropSource(await openImage(this.fileAt(i)), crop, rng);
   }
 
   private fileAt(i: number): string {
@@ -165,6 +148,36 @@ export class ImageFolderDataset implements CroppingDataset {
         `${this.name}: index ${i} outside 0..${this.files.length - 1}`,
       );
     return this.files[i];
+  }
+}
+
+/**
+ * An opened image cropped as `crop` says (the geometric part of a transform): what
+ * ImageFolderDataset.loadCropped does for its files, for any ImageSource (an uploaded image too).
+ */
+export async function cropSource(src: ImageSource, crop: CropConfig, rng: Rng): Promise<RgbImage> {
+  switch (crop.kind) {
+    case "randomResized": {
+      const full = await sourceToRgb(src);
+      const box = randomResizedCropBox(full.width, full.height, rng, crop.scale, crop.ratio);
+      return transformRgb(src.file, full, (s) =>
+        s.extract(box).resize(crop.size, crop.size, { kernel: "cubic", fit: "fill" }),
+      );
+    }
+    case "resizeCenter": {
+      const size = shorterSideSize(src.width, src.height, crop.resize);
+      const box = centerCropBox(size.width, size.height, crop.size);
+      const geometry = (s: Sharp) =>
+        s.resize(size.width, size.height, { kernel: "cubic", fit: "fill" }).extract(box);
+      // Most files resize while decoding; CMYK and 16-bit gray ones become RGB first.
+      return src.pixels === "plain"
+        ? decodeWith(src, geometry)
+        : transformRgb(src.file, await sourceToRgb(src), geometry);
+    }
+    case "pad":
+      return padRandomCrop(await sourceToRgb(src), rng, crop.size, crop.padding);
+    case "none":
+      return sourceToRgb(src);
   }
 }
 

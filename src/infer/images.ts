@@ -3,10 +3,12 @@
 // CIFAR/SVHN images as they are (32×32, nothing resized), ImageNet the reference's
 // Resize(int(1.15·crop), bicubic) + CenterCrop(crop) done while decoding with sharp
 // (data/imagefolder.ts, REFERENCE.md §6.3). A file that cannot be used gets its own error;
-// the others are still loaded.
+// the others are still loaded. EvalTransform does the same for one image held in memory (an
+// HTTP upload in `divco serve`).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ImageFolderDataset } from "../data/imagefolder.js";
+import { cropSource } from "../data/imagefolder.js";
+import { openImage, openImageBytes, type ImageSource } from "../data/decode.js";
 import { Augmenter, presetAugmentation } from "../data/transforms/pipeline.js";
 import { Rng } from "../data/prng.js";
 import type { DatasetKind } from "../data/stats.js";
@@ -67,6 +69,57 @@ export interface ImageBatch {
 }
 
 /**
+ * A dataset's evaluation transform for single images: an opened image (a file, or bytes held
+ * in memory such as an upload) → one normalised 3×size×size row. Throws, naming the image,
+ * when it cannot be decoded or has the wrong size for a CIFAR/SVHN model.
+ */
+export class EvalTransform {
+  private readonly augmenter: Augmenter;
+  /** Output height and width. */
+  readonly size: number;
+  // The evaluation transform draws nothing; the Rng only fills the pipeline's signature.
+  private readonly rng = Rng.fromKeys(0);
+
+  constructor(
+    readonly dataset: DatasetKind,
+    crop: number,
+  ) {
+    this.augmenter = new Augmenter(presetAugmentation(dataset, { train: false, cropSize: crop }));
+    this.size = this.augmenter.outputSize ?? 32; // CIFAR/SVHN: used as they are, 32×32
+  }
+
+  /** Floats in one image's row: 3·size². */
+  get sampleSize(): number {
+    return 3 * this.size * this.size;
+  }
+
+  /** The image's row, written at `offset` of `out` (a new row when out is not given). */
+  async apply(
+    src: ImageSource,
+    out = new Float32Array(this.sampleSize),
+    offset = 0,
+  ): Promise<Float32Array> {
+    const crop = this.augmenter.config.crop;
+    // Images used as they are must have the model's size: refused from the header, undecoded.
+    const wrongSize = (w: number, h: number) =>
+      new Error(
+        `${w}×${h} image; ${this.dataset} models evaluate ${this.size}×${this.size} images as they are (no resize, as in evaluation): resize it to ${this.size}×${this.size} first`,
+      );
+    if (crop.kind === "none" && (src.width !== this.size || src.height !== this.size))
+      throw wrongSize(src.width, src.height);
+    const img = await cropSource(src, crop, this.rng);
+    if (img.width !== this.size || img.height !== this.size) throw wrongSize(img.width, img.height);
+    this.augmenter.finish(img, out, offset, this.rng);
+    return out;
+  }
+
+  /** Decodes image bytes held in memory (`name` names them in errors) and transforms them. */
+  async applyBytes(name: string, bytes: Buffer): Promise<Float32Array> {
+    return this.apply(await openImageBytes(name, bytes));
+  }
+}
+
+/**
  * Decodes `files` and applies `dataset`'s evaluation transform (crop: ImageNet's crop size).
  * Files that fail (not an image, truncated, the wrong size for a CIFAR model) are listed in
  * `errors` and left out of the batch.
@@ -76,43 +129,26 @@ export async function loadEvalImages(
   dataset: DatasetKind,
   crop: number,
 ): Promise<ImageBatch> {
-  const augmenter = new Augmenter(presetAugmentation(dataset, { train: false, cropSize: crop }));
-  const geometry = augmenter.config.crop;
-  const size = augmenter.outputSize ?? 32; // CIFAR/SVHN: used as they are, 32×32
-  const ds = ImageFolderDataset.fromSource({
-    kind: "folder",
-    name: "images",
-    files: [...files],
-    labels: new Int32Array(files.length),
-    classNames: [],
-  });
-  const sample = 3 * size * size;
+  const transform = new EvalTransform(dataset, crop);
   const rows: Float32Array[] = [];
   const ok: string[] = [];
   const errors: FileError[] = [];
-  // The evaluation transform draws nothing; the Rng only fills the pipeline's signature.
-  const rng = Rng.fromKeys(0);
-  for (let i = 0; i < files.length; i++) {
+  for (const file of files) {
     try {
-      const img = await ds.loadCropped(i, geometry, rng);
-      if (img.width !== size || img.height !== size)
-        throw new Error(
-          `${img.width}×${img.height} image; ${dataset} models evaluate ${size}×${size} images as they are (no resize, as in evaluation): resize it to ${size}×${size} first`,
-        );
-      const row = new Float32Array(sample);
-      augmenter.finish(img, row, 0, rng);
-      rows.push(row);
-      ok.push(files[i]);
+      rows.push(await transform.apply(await openImage(file)));
+      ok.push(file);
     } catch (e) {
-      const message = (e as Error).message;
-      // DataError messages already start with the file name.
-      errors.push({
-        file: files[i],
-        message: message.startsWith(`${files[i]}: `) ? message.slice(files[i].length + 2) : message,
-      });
+      errors.push({ file, message: withoutName(file, (e as Error).message) });
     }
   }
+  const sample = transform.sampleSize;
   const data = new Float32Array(rows.length * sample);
   rows.forEach((r, k) => data.set(r, k * sample));
+  const size = transform.size;
   return { data, shape: [rows.length, 3, size, size], files: ok, errors };
+}
+
+/** An error message without the leading "name: " that DataError messages start with. */
+export function withoutName(name: string, message: string): string {
+  return message.startsWith(`${name}: `) ? message.slice(name.length + 2) : message;
 }

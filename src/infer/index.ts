@@ -3,6 +3,7 @@
 export {
   Ensemble,
   Prediction,
+  topClasses,
   type ModelSource,
   type EnsembleOptions,
   type TopClass,
@@ -23,4 +24,10 @@ export { startFastest, autoCandidates, type AutoChoice, type AutoCandidate } fro
 export { FusedMembers, FusionError, fusionRefusals, type FusionRefusal } from "./fuse.js";
 export { MemberPool, type MemberPoolOptions, type PoolForwardMode } from "./member_pool.js";
 export { summarize, timeInterleaved, type LatencySummary, type TimingOptions } from "./latency.js";
-export { expandImagePaths, loadEvalImages, type ImageBatch, type FileError } from "./images.js";
+export {
+  expandImagePaths,
+  loadEvalImages,
+  EvalTransform,
+  type ImageBatch,
+  type FileError,
+} from "./images.js";

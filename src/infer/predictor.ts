@@ -90,16 +90,10 @@ export class Prediction implements Disposable {
   /** The k most probable classes of each image. */
   topk(k: number): TopClass[][] {
     const [n, c] = this.probabilities.shape;
-    const kk = Math.min(k, c);
     const probs = this.probabilities.toArray();
-    return Array.from({ length: n }, (_, i) => {
-      const row = probs.slice(i * c, (i + 1) * c);
-      return row
-        .map((p, index) => ({ index, probability: p }))
-        .sort((a, b) => b.probability - a.probability || a.index - b.index)
-        .slice(0, kk)
-        .map((t) => (this.classNames ? { ...t, name: this.classNames[t.index] } : t));
-    });
+    return Array.from({ length: n }, (_, i) =>
+      topClasses(probs.slice(i * c, (i + 1) * c), k, this.classNames),
+    );
   }
 
   dispose(): void {
@@ -109,6 +103,18 @@ export class Prediction implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** The k most probable classes of one image's probabilities (ties: the lower index first). */
+export function topClasses(
+  probabilities: ArrayLike<number>,
+  k: number,
+  classNames: readonly string[] | null = null,
+): TopClass[] {
+  return Array.from(probabilities, (p, index) => ({ index, probability: p }))
+    .sort((a, b) => b.probability - a.probability || a.index - b.index)
+    .slice(0, Math.min(k, probabilities.length))
+    .map((t) => (classNames ? { ...t, name: classNames[t.index] } : t));
 }
 
 /** One image file's prediction (or its error). */

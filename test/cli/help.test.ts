@@ -21,6 +21,7 @@ import { LAUNCH, runLaunch } from "../../src/cli/launch.js";
 import { PREDICT, runPredict } from "../../src/cli/predict.js";
 import { BENCH, runBench } from "../../src/cli/bench.js";
 import { REPORT, runReport } from "../../src/cli/report.js";
+import { SERVE, runServe } from "../../src/cli/serve.js";
 import { SUMMARY, runSummary } from "../../src/cli/summary.js";
 import { TRAIN, runTrain } from "../../src/cli/train.js";
 import { runCaptured } from "./helpers.js";
@@ -37,6 +38,7 @@ const COMMANDS: [CommandSpec, Run][] = [
   [PREDICT, runPredict],
   [BENCH, runBench],
   [REPORT, runReport],
+  [SERVE, runServe],
   [SUMMARY, runSummary],
   [TRAIN, runTrain],
 ];
