@@ -14,6 +14,7 @@ export {
 } from "./export.js";
 export {
   verifyExport,
+  float32Noise,
   DEFAULT_TOLERANCE,
   DEFAULT_VERIFY_BATCH,
   type VerifyOptions,

@@ -166,3 +166,43 @@ export async function verifyExport(
     ok: checks.every((c) => c.ok),
   };
 }
+
+/**
+ * How far divco's own float32 forward is from its float64 forward on the verification batch: the
+ * largest max |f32 − f64| / max |f64| over the members. A model that amplifies rounding (deep
+ * untrained networks whose activations grow stage by stage) has a large one, and then no float32
+ * runtime can agree with divco much better than that — which is what a failed verification of
+ * such a model means. The members are converted to float64 and back in place (exact).
+ */
+export function float32Noise(members: Members, exp: OnnxExport, o: VerifyOptions = {}): number {
+  const batch = o.batch ?? (exp.batch === "dynamic" ? DEFAULT_VERIFY_BATCH : exp.batch);
+  const [, , h, w] = exp.inputShape;
+  const modes = [...members.namedModules()].map(([, m]) => m.training);
+  members.eval();
+  const run = (dtype: "f32" | "f64") =>
+    inferenceMode(() =>
+      scope(() => {
+        const x = randn([batch, 3, h, w], { generator: new Generator(o.seed ?? 0) }).to(dtype);
+        return members.forwardEach(x).map((z) => z.to("f64").toTypedArray() as Float64Array);
+      }),
+    );
+  try {
+    const single = run("f32");
+    members.to("f64");
+    const double = run("f64");
+    return Math.max(
+      ...single.map((z, i) => {
+        let d = 0;
+        let s = 0;
+        z.forEach((v, k) => {
+          d = Math.max(d, Math.abs(v - double[i][k]));
+          s = Math.max(s, Math.abs(double[i][k]));
+        });
+        return d === 0 ? 0 : d / s;
+      }),
+    );
+  } finally {
+    members.to("f32");
+    [...members.namedModules()].forEach(([, m], i) => (m.training = modes[i]));
+  }
+}

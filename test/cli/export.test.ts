@@ -1,7 +1,8 @@
 // `divco export` end to end: the committed ResNet-29 checkpoint (PyTorch-trained weights, S=2,
 // --extra width=4) written as one ensemble graph and verified in ONNX Runtime (text and --json);
 // a run directory gives its own ensemble rule and class names (separate layout and manifest);
-// --no-verify; a missing weights file exits 1; bad flags are usage errors (exit 2).
+// --no-verify; a model that fails verification exits 1 and says why; a missing weights file
+// exits 1; bad flags are usage errors (exit 2).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -9,6 +10,8 @@ import * as path from "node:path";
 import { runExport } from "../../src/cli/export.js";
 import { create } from "../../src/models/index.js";
 import { saveCheckpoint } from "../../src/io/run_checkpoint.js";
+import { saveTensors } from "../../src/io/tensors.js";
+import { manualSeed } from "../../src/tensor/index.js";
 import { SGD } from "../../src/optim/index.js";
 import { CIFAR10_CLASSES } from "../../src/data/cifar.js";
 import { MODEL_FIXTURES, runCaptured, tempDir } from "./helpers.js";
@@ -131,6 +134,37 @@ test("divco export: a missing weights file exits 1; bad flags are usage errors",
     assert.match(noOut.stderr, /--out/);
     assert.deepEqual(fs.readdirSync(dir), []);
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("divco export: a failed verification exits 1, keeps the file and says whether rounding explains it", async () => {
+  const dir = tempDir("export-fail");
+  // Untrained SE-ResNet-164 with the reference's initialisation: activations grow through its
+  // 54 residual blocks until float32 rounding changes its logits by ~10% (float64 disagrees too).
+  manualSeed(7);
+  const members = create("se_resnet164", { split: 2, dataset: "cifar100" });
+  try {
+    const weights = path.join(dir, "untrained.safetensors");
+    saveTensors(weights, members.stateDict());
+    const out = path.join(dir, "m.onnx");
+    const r = await runCaptured(runExport, [
+      ...["--weights", weights, "--arch", "se_resnet164", "--split", "2", "--dataset", "cifar100"],
+      ...["--out", out, "--verify-batch", "2"],
+    ]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /FAIL m\.onnx member_\d: max \|Δ\| /);
+    assert.match(
+      r.stderr,
+      /differs from divco's forward beyond 0\.0001 relative .* the files are kept for inspection/,
+    );
+    assert.match(
+      r.stderr,
+      /divco's own float32 forward differs from its float64 forward by \d\.\d\de-\d+ relative on the same batch: this model amplifies float32 rounding/,
+    );
+    assert.ok(fs.existsSync(out));
+  } finally {
+    members.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
