@@ -34,7 +34,7 @@ const SHRUNK: Record<string, Record<string, number>> = {
  * The largest ImageNet architectures whose families have no `extra` widths: not run by default
  * (the weights they write and read back dominate the time, not the graph), with the architecture
  * here that runs the same family code. DIVCO_EXPORT_ALL=1 runs them too (all pass; several
- * minutes more, and efficientnetl2 needs about 8 GB of memory).
+ * minutes more; efficientnetl2 peaked at 6.2 GB of memory here).
  */
 const LARGE: Record<string, string> = {
   efficientnetl2: "480M parameters (external data at S=2); efficientnetb0–b5 run its blocks",
