@@ -17,7 +17,7 @@ import { FusedMembers } from "../infer/fuse.js";
 import { Generator } from "../tensor/random.js";
 import { randn } from "../tensor/creation.js";
 import { inferenceMode } from "../tensor/autograd.js";
-import type { Tensor } from "../tensor/tensor.js";
+import type { Device, Tensor } from "../tensor/tensor.js";
 import { recordForward } from "./record.js";
 import { batchDependence, FIXED_BATCH, type BatchDependence } from "./dynamic_batch.js";
 import { MAX_OPSET, MIN_OPSET, traceToModel } from "./to_onnx.js";
@@ -94,8 +94,22 @@ export interface ExportManifest {
 
 const TRACE_BATCHES = [2, 3] as const;
 
-function seededInput(batch: number, crop: number, seed: number): Tensor {
-  return randn([batch, 3, crop, crop], { generator: new Generator(seed) });
+/** The device a module's weights are on (where its input must be). */
+export function deviceOf(m: Module): Device {
+  return m.parameters()[0]?.device ?? "cpu";
+}
+
+/** A seeded batch of random images (drawn on the CPU, so the same on every device). */
+export function seededInput(
+  shape: readonly number[],
+  seed: number,
+  device: Device = "cpu",
+): Tensor {
+  const x = randn([...shape], { generator: new Generator(seed) });
+  if (device === "cpu") return x;
+  const moved = x.to(device);
+  x.dispose();
+  return moved;
 }
 
 /**
@@ -110,7 +124,7 @@ function recordGraph(
 ): { trace: Trace; dep: BatchDependence } {
   const run = (n: number) =>
     inferenceMode(() => {
-      using x = seededInput(n, crop, 1);
+      using x = seededInput([n, 3, crop, crop], 1, deviceOf(root));
       return recordForward(root, x, forward);
     });
   if (batch !== "dynamic") return { trace: run(batch), dep: FIXED_BATCH };
@@ -251,7 +265,7 @@ export function exportOnnx(
         new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"),
       );
     } else {
-      using probe = seededInput(TRACE_BATCHES[0], crop, 1);
+      using probe = seededInput([TRACE_BATCHES[0], 3, crop, crop], 1, deviceOf(members));
       using fused = FusedMembers.build(members.models.items, probe, members.arch);
       files.push(
         write(fused.net, out, `${name}_fused`, (x) => {

@@ -26,10 +26,10 @@ export interface FoldPlan {
 const arg = (c: TraceCall, name: string): TraceArg =>
   c.args[c.schema.args.findIndex((a) => a.name === name)];
 
-/** A stored value as a float64 tensor (freed by the caller's scope). */
+/** A stored value as a float64 CPU tensor (freed by the caller's scope). */
 function f64(v: TraceValue): Tensor {
   const t = v.tensor ?? tensor(new Float32Array(v.bytes!.slice().buffer), { shape: v.shape });
-  return t.to("f64");
+  return t.to({ dtype: "f64", device: "cpu" });
 }
 
 const f32Array = (t: Tensor): Float32Array => t.to("f32").toTypedArray() as Float32Array;

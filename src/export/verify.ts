@@ -6,13 +6,12 @@
 // i.e. |a − b| ≤ tol · max(|b|, scale) for every element, with scale the output's max |value|.
 import type { Members } from "../models/members.js";
 import { ensemble } from "../models/ensemble.js";
-import { Generator } from "../tensor/random.js";
-import { randn, tensor } from "../tensor/creation.js";
+import { tensor } from "../tensor/creation.js";
 import { inferenceMode } from "../tensor/autograd.js";
 import { scope } from "../tensor/scope.js";
 import { getNumThreads } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
-import type { OnnxExport } from "./export.js";
+import { deviceOf, seededInput, type OnnxExport } from "./export.js";
 
 export const DEFAULT_TOLERANCE = 1e-4;
 /** The batch a dynamic-batch export is checked at: neither of the sizes it was recorded at. */
@@ -93,8 +92,8 @@ export async function verifyExport(
   try {
     ({ want, x } = inferenceMode(() =>
       scope(() => {
-        const input = randn(shape, { generator: new Generator(seed) });
-        const logits = members.forwardEach(input);
+        const input = seededInput(shape, seed, deviceOf(members));
+        const logits = members.forwardEach(input).map((z) => z.to("cpu"));
         const scores = ensemble(exp.rule, logits);
         return {
           x: floats(input),
@@ -182,7 +181,7 @@ export function float32Noise(members: Members, exp: OnnxExport, o: VerifyOptions
   const run = (dtype: "f32" | "f64") =>
     inferenceMode(() =>
       scope(() => {
-        const x = randn([batch, 3, h, w], { generator: new Generator(o.seed ?? 0) }).to(dtype);
+        const x = seededInput([batch, 3, h, w], o.seed ?? 0, deviceOf(members)).to(dtype);
         return members.forwardEach(x).map((z) => z.to("f64").toTypedArray() as Float64Array);
       }),
     );
