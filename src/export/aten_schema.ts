@@ -22,8 +22,10 @@ export interface OpSchema {
   /** "conv2d", "add_.Tensor": the name without "aten::", with its overload. */
   spec: string;
   args: SchemaArg[];
-  /** How many tensors the operator returns (1 for Tensor, n for a tuple; -1 for a list). */
+  /** How many values the operator returns (1 for Tensor, n for a tuple; -1 for a list). */
   returns: number;
+  /** Whether what it returns is tensors (not a Scalar, bool or int read out of one). */
+  returnsTensors: boolean;
 }
 
 /** Splits at top-level commas (not inside brackets or parentheses). */
@@ -90,7 +92,7 @@ export function parseSchema(schema: string): OpSchema {
   else if (ret.startsWith("(")) returns = splitTopLevel(ret.slice(1, -1)).length;
   else if (ret.endsWith("[]")) returns = -1;
   else returns = 1;
-  return { spec: m[1], args, returns };
+  return { spec: m[1], args, returns, returnsTensors: returns === 0 || /^\(?Tensor/.test(ret) };
 }
 
 const cache = new Map<number, OpSchema>();

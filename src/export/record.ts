@@ -165,6 +165,13 @@ class Recorder implements NativeObserver {
           `${describeCall({ spec: schema.spec, ...this.where() })} writes the model's ${this.params.get(h)!.name} during the forward; an evaluation forward must leave the model unchanged`,
         );
     }
+    if (!schema.returnsTensors) {
+      if (dependent)
+        throw new ExportError(
+          `${describeCall({ spec: schema.spec, ...this.where() })} returns a value computed from the input to JavaScript; a static graph cannot branch on the data`,
+        );
+      return;
+    }
     if (!dependent) {
       // Computed from parameters and constants alone: its result is a constant of the graph.
       for (const h of [...written, ...results]) this.constant(h);

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Module, Conv2d, Linear, F } from "../../src/nn/index.js";
 import { Members } from "../../src/models/members.js";
-import { zeros, type Tensor } from "../../src/tensor/index.js";
+import { anyOp, native, zeros, type Tensor } from "../../src/tensor/index.js";
 import { exportOnnx, verifyExport, ExportError } from "../../src/export/index.js";
 import { parseSchema } from "../../src/export/aten_schema.js";
 import { tempDir } from "./helpers.js";
@@ -91,6 +91,20 @@ test("reading a computed value into JavaScript (data-dependent control flow) is 
   expectRefusal(
     new ReadsValues(),
     /reads the values of a tensor computed from the input into JavaScript at models\.0\.middle \(ReadsValues\)/,
+  );
+});
+
+class AsksATen extends Module {
+  forward(x: Tensor): Tensor {
+    using top = x.max();
+    return native.call(anyOp("is_nonzero"), top.handle) ? x.relu() : x.neg();
+  }
+}
+
+test("an operator that returns a plain value computed from the input is refused", () => {
+  expectRefusal(
+    new AsksATen(),
+    /^aten::is_nonzero at models\.0\.middle \(AsksATen\) returns a value computed from the input to JavaScript/,
   );
 });
 
