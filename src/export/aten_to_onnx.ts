@@ -124,6 +124,35 @@ const binary =
     return c.node(op, [c.input("self"), b]);
   };
 
+/** A comparison, with `other` a tensor or a scalar (of self's dtype); `negate` for ≠. */
+const compare =
+  (
+    op: "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "Equal",
+    other: "tensor" | "scalar",
+    negate = false,
+  ): OpRule =>
+  (c) => {
+    const b =
+      other === "scalar" ? c.scalar(c.num("other"), c.info("self").dtype) : c.input("other");
+    const y = c.node(op, [c.input("self"), b]);
+    return negate ? c.node("Not", y) : y;
+  };
+
+/** A tensor as bool (nonzero is true), as ATen's logical operators read their inputs. */
+function asBool(c: OpContext, name: string): string {
+  return c.info(name).dtype === "bool"
+    ? c.input(name)
+    : c.node("Cast", [c.input(name)], { to: int(onnxElemType("bool")) })[0];
+}
+
+/** zeros_like, ones_like, full_like: the value broadcast to the input's (run-time) shape. */
+const filledLike =
+  (value: (c: OpContext) => number): OpRule =>
+  (c) => {
+    const shape = c.node("Shape", [c.input("self")])[0];
+    return c.node("Expand", [c.scalar(value(c), c.out().dtype), shape]);
+  };
+
 /** Results that are the input itself: layout and evaluation-mode no-ops. */
 const same: OpRule = (c) => {
   const name = c.call.schema.args[0].name;
@@ -428,6 +457,32 @@ export const RULES: Record<string, OpRule> = {
   rsqrt: (c) => c.node("Reciprocal", [c.node("Sqrt", [c.input("self")])[0]]),
   log1p: (c) =>
     c.node("Log", [c.node("Add", [c.input("self"), c.scalar(1, c.info("self").dtype)])[0]]),
+  // comparisons and logic
+  "gt.Scalar": compare("Greater", "scalar"),
+  "gt.Tensor": compare("Greater", "tensor"),
+  "lt.Scalar": compare("Less", "scalar"),
+  "lt.Tensor": compare("Less", "tensor"),
+  "ge.Scalar": compare("GreaterOrEqual", "scalar"),
+  "ge.Tensor": compare("GreaterOrEqual", "tensor"),
+  "le.Scalar": compare("LessOrEqual", "scalar"),
+  "le.Tensor": compare("LessOrEqual", "tensor"),
+  "eq.Scalar": compare("Equal", "scalar"),
+  "eq.Tensor": compare("Equal", "tensor"),
+  "ne.Scalar": compare("Equal", "scalar", true),
+  "ne.Tensor": compare("Equal", "tensor", true),
+  logical_not: (c) => c.node("Not", [asBool(c, "self")]),
+  logical_and: (c) => c.node("And", [asBool(c, "self"), asBool(c, "other")]),
+  logical_or: (c) => c.node("Or", [asBool(c, "self"), asBool(c, "other")]),
+  isnan: unary("IsNaN"),
+  "masked_fill.Scalar": (c) =>
+    c.node("Where", [
+      asBool(c, "mask"),
+      c.scalar(c.num("value"), c.info("self").dtype),
+      c.input("self"),
+    ]),
+  zeros_like: filledLike(() => 0),
+  ones_like: filledLike(() => 1),
+  full_like: filledLike((c) => c.num("fill_value")),
   // reductions
   "mean.dim": reduction("ReduceMean", "arg"),
   mean: reduction("ReduceMean", false),
@@ -531,17 +586,13 @@ export const RULES: Record<string, OpRule> = {
   "to.dtype_layout": same,
   dropout: same,
   feature_dropout: same,
+  // The source broadcast to the destination's (run-time) shape, in the destination's dtype.
   copy_: (c) => {
-    const src = c.info("src");
     const self = c.info("self");
     let x = c.input("src");
-    if (src.dtype !== self.dtype) x = c.node("Cast", [x], { to: int(onnxElemType(self.dtype)) })[0];
-    if (src.shape.join() === self.shape.join())
-      return x === c.input("src") ? c.node("Identity", [x]) : [x];
-    return c.node("Expand", [
-      x,
-      c.i64(self.shape.map((n, k) => (self.batchAxes.includes(k) ? 1 : n))),
-    ]);
+    if (c.info("src").dtype !== self.dtype)
+      x = c.node("Cast", [x], { to: int(onnxElemType(self.dtype)) })[0];
+    return c.node("Expand", [x, c.node("Shape", [c.input("self")])[0]]);
   },
 };
 

@@ -104,6 +104,7 @@ export class GraphBuilder {
     else if (dtype === "f64") bytes = new Uint8Array(Float64Array.of(value).buffer);
     else if (dtype === "i64") bytes = new Uint8Array(BigInt64Array.of(BigInt(value)).buffer);
     else if (dtype === "i32") bytes = new Uint8Array(Int32Array.of(value).buffer);
+    else if (dtype === "bool") bytes = Uint8Array.of(value ? 1 : 0);
     else throw new Error(`ONNX graph: no scalar constants of ${dtype}`);
     return this.initializer(this.unique(hint), dtype, [], bytes);
   }
