@@ -71,13 +71,25 @@ function compare(
 
 const floats = (t: Tensor): Float32Array => t.toTypedArray() as Float32Array;
 
+/** onnxruntime-node, loaded only when a verification runs (a dependency of divco). */
+async function loadRuntime(): Promise<typeof import("onnxruntime-node")> {
+  try {
+    return await import("onnxruntime-node");
+  } catch (e) {
+    throw new Error(
+      `verification needs onnxruntime-node, which did not load (${(e as Error).message}); reinstall divco's dependencies (ONNXRUNTIME_NODE_INSTALL=skip npm ci), or export with --no-verify`,
+      { cause: e },
+    );
+  }
+}
+
 /** Runs the exported files in ONNX Runtime and compares every output with divco's forward. */
 export async function verifyExport(
   exp: OnnxExport,
   members: Members,
   o: VerifyOptions = {},
 ): Promise<VerifyReport> {
-  const ort = await import("onnxruntime-node");
+  const ort = await loadRuntime();
   const batch = o.batch ?? (exp.batch === "dynamic" ? DEFAULT_VERIFY_BATCH : exp.batch);
   if (exp.batch !== "dynamic" && batch !== exp.batch)
     throw new RangeError(`the export is for batch ${exp.batch}; it cannot be verified at ${batch}`);
