@@ -12,6 +12,8 @@ import type { Trace, TraceArg, TraceCall, TraceValue } from "./trace.js";
 export interface FoldedConv {
   /** The BN call folded into this convolution. */
   bn: TraceCall;
+  /** The convolution's own weight (its name and shape). */
+  original: TraceValue;
   weight: Float32Array;
   bias: Float32Array;
 }
@@ -91,7 +93,7 @@ export function planBatchNormFolding(trace: Trace): FoldPlan {
       const perChannel = [w.shape[0], ...w.shape.slice(1).map(() => 1)];
       return { weight: f32Array(f64(w).mul(scale.reshape(perChannel))), bias: f32Array(shift) };
     });
-    plan.convs.set(conv.index, { bn, weight, bias });
+    plan.convs.set(conv.index, { bn, original: w, weight, bias });
     plan.removed.set(bn.index, input.value);
   }
   return plan;

@@ -170,7 +170,7 @@ class Writer {
     const overrides = new Map<string, string>();
     const folded = this.fold.convs.get(call.index);
     if (folded) {
-      const w = this.trace.values[(call.args[1] as { value: number }).value];
+      const w = folded.original;
       const base = w.name ?? `const_${w.id}`;
       const bnPath = folded.bn.path || "bn";
       overrides.set(
