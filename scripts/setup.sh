@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up divco on a fresh Debian 12 machine: system packages (libtorch, OpenBLAS, build tools,
-# Debian's PyTorch/torchvision/Pillow for the side-by-side benchmarks and fixture scripts, and
-# Chromium + DejaVu fonts for the report), then `npm ci` and the native + TypeScript build. Safe to
-# run again: it skips what is there.
+# Debian's PyTorch/torchvision/Pillow for the side-by-side benchmarks and fixture scripts,
+# Chromium + DejaVu fonts for the report, onnx for the export tests' checker), then `npm ci` and
+# the native + TypeScript build. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ APT_PACKAGES=(
   python3-torch python3-torchvision python3-pil python3-numpy  # benchmarks' PyTorch side, fixture scripts
   fonts-dejavu-core       # the report's charts are set in DejaVu Sans (SVG, and resvg's PNGs)
   chromium                # the report's browser test (driven by playwright-core, which downloads no browser)
+  python3-onnx            # onnx.checker for the ONNX export tests (test-time only)
 )
 
 missing=()
@@ -37,6 +38,9 @@ for alt in libblas.so.3 liblapack.so.3; do
   if [ -n "$target" ] && [ "$(id -u)" -eq 0 ]; then update-alternatives --set "$alt-x86_64-linux-gnu" "$target" >/dev/null; fi
 done
 
+# onnxruntime-node (divco export's verification) ships its CPU binaries in the npm package; its
+# post-install would fetch CUDA binaries from outside the registry, which fails offline.
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 npm run build
 echo "setup: done ($(node dist/src/cli/main.js info --json))"

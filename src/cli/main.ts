@@ -36,6 +36,10 @@ const COMMANDS: Record<string, { help: string; load: () => Promise<Runner> }> = 
     help: "latency of the undivided network vs its members in every execution mode",
     load: async () => (await import("./bench.js")).runBench,
   },
+  export: {
+    help: "write a divided model as ONNX for deployment, checked in ONNX Runtime",
+    load: async () => (await import("./export.js")).runExport,
+  },
   train: {
     help: "co-train S members of an architecture (resumable run directories)",
     load: async () => (await import("./train.js")).runTrain,

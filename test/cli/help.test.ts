@@ -14,6 +14,7 @@ import { COMMAND_NAMES } from "../../src/cli/main.js";
 import { DATA, runData } from "../../src/cli/data.js";
 import { DEMO, runDemo } from "../../src/cli/demo.js";
 import { EVAL, runEval } from "../../src/cli/eval.js";
+import { EXPORT, runExport } from "../../src/cli/export.js";
 import { IMPORT, runImport } from "../../src/cli/import.js";
 import { INFER, runInfer } from "../../src/cli/infer.js";
 import { INFO, runInfo } from "../../src/cli/info.js";
@@ -31,6 +32,7 @@ const COMMANDS: [CommandSpec, Run][] = [
   [DATA, runData],
   [DEMO, runDemo],
   [EVAL, runEval],
+  [EXPORT, runExport],
   [IMPORT, runImport],
   [INFER, runInfer],
   [INFO, runInfo],

@@ -50,7 +50,7 @@ test("divco exit codes: 0 ok, 1 failed, 2 usage; the top level's own answers", a
   assert.equal(unknown.code, 2);
   assert.equal(
     unknown.stderr,
-    'divco: unknown command "tran" (data, summary, import, infer, predict, serve, bench, train, launch, demo, eval, report, info; see divco --help)\n',
+    'divco: unknown command "tran" (data, summary, import, infer, predict, serve, bench, export, train, launch, demo, eval, report, info; see divco --help)\n',
   );
 
   const badArch = await divco("train", "--arch", "nope", "--run-dir", "unused");
