@@ -29,10 +29,27 @@ test("timeInterleaved: warm-up untimed, then rounds of every candidate in order 
     ["a", "b"].map((name) => async () => {
       calls.push(name);
     }),
-    { warmup: 0, minRounds: 2, maxRounds: 2 },
+    { warmup: 0, minRounds: 2, maxRounds: 2, rewarm: 1 },
   );
   // Each timed call follows an untimed one of the same candidate.
   assert.deepEqual(calls, ["a", "a", "b", "b", "a", "a", "b", "b"]);
+  // By default the re-warm lasts ≥ 100 ms, at most 5 calls: 5 of a 1 ms call, 2 of a 60 ms one.
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const counts = { fast: 0, slow: 0 };
+  await timeInterleaved(
+    [
+      async () => {
+        counts.fast++;
+        await sleep(1);
+      },
+      async () => {
+        counts.slow++;
+        await sleep(60);
+      },
+    ],
+    { warmup: 0, minRounds: 1, maxRounds: 1 },
+  );
+  assert.deepEqual(counts, { fast: 6, slow: 3 });
   assert.deepEqual(
     times.map((t) => t.length),
     [3, 3],
