@@ -74,7 +74,7 @@ Napi::Value NotBuilt(const Napi::CallbackInfo& info) {
 void InitDist(Napi::Env env, Napi::Object exports) {
   exports.Set("distAvailable", Napi::Function::New(env, DistAvailable, "distAvailable"));
   for (const char* name : {"distInitWorld", "distStoreSet", "distStoreGet", "distNewGroup", "distAllReduce",
-                           "distBroadcast", "distAllGather", "distBarrier", "distAllGatherGrad",
+                           "distBroadcast", "distAllGather", "distBarrier", "distAllGatherGrad", "distSyncBatchNorm",
                            "distReducer", "distBackward", "distReleaseReducer", "distDestroy", "distPeers", "distLeave"}) {
     exports.Set(name, Napi::Function::New(env, NotBuilt, name));
   }
@@ -776,6 +776,100 @@ Napi::Value DistAllGatherGrad(const Napi::CallbackInfo& info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SyncBN as one autograd node with fused kernels, the algorithm of PyTorch's CUDA SyncBatchNorm:
+// forward, this rank's per-channel mean and biased variance in one pass (var_mean), one
+// all_gather of (mean, var, count), the global statistics combined exactly (Chan et al.), the
+// running statistics updated from them, and the normalisation as one fused batch_norm with the
+// global statistics; backward, this rank's Σdy and Σdy·(x−μ) in two reductions, one all_reduce
+// of both, and dx in place: (dy − mean(dy) − (x−μ)·invstd²·mean(dy·(x−μ)))·invstd·γ over the
+// global batch. γ's and β's gradients stay this rank's own (the gradient reducer averages them,
+// as for every parameter). Written with ordinary differentiable ops instead, the same
+// arithmetic took 1.5–1.9× the whole training step (resnet29 S = 2, one thread): each op is a
+// pass over the activation, and autograd keeps each intermediate for backward.
+
+struct SyncBatchNormFn : public torch::autograd::Function<SyncBatchNormFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& bias, at::Tensor runningMean, at::Tensor runningVar, double momentum,
+                            double eps, int64_t groupId) {
+    auto g = FindGroup(groupId);
+    const int64_t C = x.size(1);
+    const double count = static_cast<double>(x.numel() / C);
+    const std::vector<int64_t> reduce{0, 2, 3};
+    auto [var, mean] = at::var_mean(x, at::IntArrayRef(reduce), /*unbiased=*/false);
+    at::Tensor local = at::cat({mean, var, at::full({1}, count, mean.options())});
+    at::Tensor all = at::stack(AllGather(*g, local, "allGather (SyncBN statistics)"));  // [W, 2C+1]
+    at::Tensor means = all.narrow(1, 0, C);
+    at::Tensor counts = all.narrow(1, 2 * C, 1);
+    const double total = counts.sum().item<double>();
+    at::Tensor share = counts / total;
+    at::Tensor globalMean = (means * share).sum(0);
+    at::Tensor globalVar = ((all.narrow(1, C, C) + (means - globalMean).pow(2)) * share).sum(0);
+    if (runningMean.defined() && runningVar.defined()) {
+      runningMean.mul_(1 - momentum).add_(globalMean, momentum);
+      runningVar.mul_(1 - momentum).add_(globalVar * (total / std::max(total - 1, 1.0)), momentum);
+    }
+    at::Tensor invstd = (globalVar + eps).rsqrt();
+    at::Tensor y = at::batch_norm(x, weight, bias, globalMean, globalVar, /*training=*/false, 0.0, eps,
+                                  /*cudnn_enabled=*/false);
+    ctx->save_for_backward({x, weight, globalMean, invstd});
+    ctx->saved_data["group"] = groupId;
+    ctx->saved_data["total"] = total;
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto g = FindGroup(ctx->saved_data["group"].toInt());
+    const double total = ctx->saved_data["total"].toDouble();
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& weight = saved[1];
+    const at::Tensor& globalMean = saved[2];
+    const at::Tensor& invstd = saved[3];
+    const at::Tensor& dy = grads[0];
+    const int64_t C = x.size(1);
+    const std::vector<int64_t> channel{1, C, 1, 1};
+    at::Tensor xmu = x - globalMean.view(channel);
+    const std::vector<int64_t> reduce{0, 2, 3};
+    at::Tensor sumDy = dy.sum(at::IntArrayRef(reduce));
+    at::Tensor sumDyXmu = (dy * xmu).sum(at::IntArrayRef(reduce));
+    std::vector<at::Tensor> both{at::cat({sumDy, sumDyXmu})};
+    c10d::AllreduceOptions o;
+    o.timeout = g->timeout;
+    g->Wait(g->pg->allreduce(both, o), "allReduce (SyncBN gradients)");
+    at::Tensor meanDy = both[0].narrow(0, 0, C) / total;
+    at::Tensor meanDyXmu = both[0].narrow(0, C, C) / total;
+    at::Tensor scale = weight.defined() ? invstd * weight : invstd;
+    // dx = (dy − mean(dy) − (x−μ)·invstd²·mean(dy·(x−μ)))·scale, reusing xmu's storage.
+    at::Tensor dx = xmu.mul_((-invstd * invstd * meanDyXmu).view(channel));
+    dx.add_(dy).sub_(meanDy.view(channel)).mul_(scale.view(channel));
+    at::Tensor dWeight = weight.defined() ? sumDyXmu * invstd : at::Tensor();
+    at::Tensor dBias = sumDy;
+    return {dx, dWeight, dBias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// distSyncBatchNorm(group, x, weight|null, bias|null, runningMean|null, runningVar|null, momentum,
+// eps) → y: blocks this thread for the all_gather (forward) and the all_reduce (backward), like
+// distAllGatherGrad, bounded by the group's timeout.
+Napi::Value DistSyncBatchNorm(const Napi::CallbackInfo& info) {
+  auto* box = Unbox<GroupBox>(info.Env(), info[0], "syncBatchNorm");
+  if (!box->group) throw Napi::Error::New(info.Env(), "syncBatchNorm: the process group was destroyed");
+  auto optional = [&](int i) {
+    return info[i].IsNull() || info[i].IsUndefined() ? at::Tensor() : UnwrapTensor(info.Env(), info[i], "syncBatchNorm");
+  };
+  at::Tensor x = UnwrapTensor(info.Env(), info[1], "syncBatchNorm");
+  at::Tensor weight = optional(2), bias = optional(3), runningMean = optional(4), runningVar = optional(5);
+  double momentum = info[6].As<Napi::Number>().DoubleValue();
+  double eps = info[7].As<Napi::Number>().DoubleValue();
+  int64_t id = box->group->id;
+  return Guarded(info.Env(), "syncBatchNorm", [&] {
+    return WrapTensor(info.Env(),
+                      SyncBatchNormFn::apply(x, weight, bias, runningMean, runningVar, momentum, eps, id));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // The gradient reducer (what DDP's Reducer does, in small): parameters are assigned to buckets
 // in reverse registration order (gradients become ready roughly back to front), the first bucket
 // small so communication starts early. A post-hook on each parameter's gradient accumulator marks
@@ -1030,6 +1124,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   exports.Set("distAllGather", Napi::Function::New(env, DistAllGather, "distAllGather"));
   exports.Set("distBarrier", Napi::Function::New(env, DistBarrier, "distBarrier"));
   exports.Set("distAllGatherGrad", Napi::Function::New(env, DistAllGatherGrad, "distAllGatherGrad"));
+  exports.Set("distSyncBatchNorm", Napi::Function::New(env, DistSyncBatchNorm, "distSyncBatchNorm"));
   exports.Set("distReducer", Napi::Function::New(env, DistReducer, "distReducer"));
   exports.Set("distBackward", Napi::Function::New(env, DistBackward, "distBackward"));
   exports.Set("distReleaseReducer", Napi::Function::New(env, DistReleaseReducer, "distReleaseReducer"));

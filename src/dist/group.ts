@@ -107,6 +107,41 @@ export class ProcessGroup {
     }
   }
 
+  /**
+   * Training-mode batch normalisation of x [N, C, H, W] with the statistics of every group
+   * member's batch (SyncBN, sync_bn.ts): one native autograd node that all-gathers the
+   * statistics in forward and all-reduces two per-channel sums in backward, blocking this thread
+   * for each (bounded by the timeout). Updates the running statistics in place.
+   */
+  syncBatchNorm(
+    x: Tensor,
+    p: {
+      weight: Tensor | null;
+      bias: Tensor | null;
+      runningMean: Tensor | null;
+      runningVar: Tensor | null;
+      momentum: number;
+      eps: number;
+    },
+  ): Tensor {
+    try {
+      return new Tensor(
+        distNative.distSyncBatchNorm(
+          this.live,
+          x.handle,
+          p.weight?.handle ?? null,
+          p.bias?.handle ?? null,
+          p.runningMean?.handle ?? null,
+          p.runningVar?.handle ?? null,
+          p.momentum,
+          p.eps,
+        ),
+      );
+    } catch (e) {
+      throw new DistError((e as Error).message);
+    }
+  }
+
   /** The native handle, for the reducer. */
   get nativeHandle(): GroupHandle {
     return this.live;

@@ -42,6 +42,16 @@ export interface DistAddon {
   distAllGather(g: GroupHandle, t: TensorHandle): Promise<TensorHandle[]>;
   distBarrier(g: GroupHandle): Promise<void>;
   distAllGatherGrad(g: GroupHandle, t: TensorHandle): TensorHandle;
+  distSyncBatchNorm(
+    g: GroupHandle,
+    x: TensorHandle,
+    weight: TensorHandle | null,
+    bias: TensorHandle | null,
+    runningMean: TensorHandle | null,
+    runningVar: TensorHandle | null,
+    momentum: number,
+    eps: number,
+  ): TensorHandle;
   distReducer(
     g: GroupHandle,
     params: TensorHandle[],

@@ -1,5 +1,7 @@
 // The c10d surface on two processes over 127.0.0.1 (Gloo): every collective's result, sub-groups,
-// the differentiable all_gather's gradient, the reducer's averaged gradients, and that a rank
+// the differentiable all_gather's gradient, SyncBN against one process's BatchNorm2d on the whole
+// batch (output, input and parameter gradients, running statistics; shards of unequal size), the
+// reducer's averaged gradients, and that a rank
 // waiting in a collective keeps its event loop running (collectives run off the JS thread).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,8 +12,9 @@ const src = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.u
 
 // Each rank runs this module and prints one JSON line of what it saw.
 const RANK_SCRIPT = `
-import { World, readDistEnv, GradReducer } from ${JSON.stringify(src("dist/index.js"))};
-import { tensor, manualSeed, randn } from ${JSON.stringify(src("tensor/index.js"))};
+import { World, readDistEnv, GradReducer, convertSyncBatchNorm } from ${JSON.stringify(src("dist/index.js"))};
+import { tensor, manualSeed, randn, noGrad } from ${JSON.stringify(src("tensor/index.js"))};
+import { BatchNorm2d } from ${JSON.stringify(src("nn/index.js"))};
 const env = readDistEnv();
 const r = env.rank;
 const w = await World.init(env, { timeoutMs: 30000 });
@@ -37,6 +40,40 @@ const x = tensor([1 + r, 2], { requiresGrad: true });
 const all = w.group.allGatherWithGrad(x);
 all.mul(tensor([[1, 1], [3, 3]])).sum().mul(r + 1).backward();
 out.gatheredGrad = x.grad.toArray();
+// SyncBN: rank 0 holds images 0–2 of a batch of 5, rank 1 images 3–4; the loss weighs every
+// output element differently. Rank r compares its rows with one process's BatchNorm2d on all 5.
+manualSeed(1);
+const whole = randn([5, 4, 3, 3]).mul(2).add(1);
+const lossWeights = randn([5, 4, 3, 3]);
+const [start, rows] = r === 0 ? [0, 3] : [3, 2];
+const makeBn = () => {
+  const bn = new BatchNorm2d(4);
+  noGrad(() => {
+    bn.weight.copy_(tensor([0.5, 1.5, -1, 2]));
+    bn.bias.copy_(tensor([0.1, 0, -0.2, 0.3]));
+  });
+  return bn;
+};
+const syncBn = makeBn();
+out.converted = convertSyncBatchNorm(syncBn, w.group);
+const xs = whole.narrow(0, start, rows).detach().requiresGrad_(true);
+const ys = syncBn.forward(xs);
+ys.mul(lossWeights.narrow(0, start, rows)).sum().backward();
+const refBn = makeBn();
+const xf = whole.detach().requiresGrad_(true);
+const yf = refBn.forward(xf);
+yf.mul(lossWeights).sum().backward();
+const maxDiff = (a, b) => Math.max(...a.toArray().flat(Infinity).map((v, j) => Math.abs(v - b.toArray().flat(Infinity)[j])));
+out.syncBn = {
+  y: maxDiff(ys, yf.narrow(0, start, rows)),
+  dx: maxDiff(xs.grad, xf.grad.narrow(0, start, rows)),
+  runningMean: maxDiff(syncBn.runningMean, refBn.runningMean),
+  runningVar: maxDiff(syncBn.runningVar, refBn.runningVar),
+  dWeight: syncBn.weight.grad.toArray(),
+  dBias: syncBn.bias.grad.toArray(),
+  refDWeight: refBn.weight.grad.toArray(),
+  refDBias: refBn.bias.grad.toArray(),
+};
 manualSeed(0);
 const p = randn([4, 3]).requiresGrad_(true);
 const q = randn([3]).requiresGrad_(true);
@@ -101,6 +138,19 @@ test("collectives, sub-groups, gradients and the reducer on two processes", asyn
     const manual = o.manualAverage as number[];
     reduced.forEach((g, j) => assert.ok(Math.abs(g - manual[j]) < 1e-6, `gradient ${j}`));
   }
+  for (const o of seen) {
+    const b = o.syncBn as Record<string, number & number[]>;
+    assert.equal(o.converted, 1);
+    for (const k of ["y", "dx", "runningMean", "runningVar"])
+      assert.ok(b[k] < 1e-5, `SyncBN ${k} differs from one process's by ${b[k]}`);
+  }
+  // γ's and β's gradients are each rank's own share: they add up to one process's.
+  const [b0, b1] = seen.map((o) => o.syncBn as Record<string, number[]>);
+  for (const k of ["Weight", "Bias"])
+    b0[`d${k}`].forEach((g, c) => {
+      const whole = b0[`refD${k}`][c];
+      assert.ok(Math.abs(g + b1[`d${k}`][c] - whole) < 1e-4, `SyncBN d${k}[${c}]`);
+    });
   assert.deepEqual(seen[0].reduced, seen[1].reduced, "every rank holds the same averaged gradient");
   assert.ok(
     (seen[0].ticksWhileWaiting as number) >= 10,
