@@ -2,12 +2,14 @@
 // (the reference's CIFAR bottleneck ResNet; synthetic inputs, global batch B):
 //
 //   one process × T threads          the step `divco train` runs (the baseline)
-//   P processes × T/P threads, data-parallel     `divco train --sync-bn` under `divco launch`
+//   P processes × T/P threads, data-parallel     `divco train --sync-bn` under `divco launch`,
+//                                                 and the same without --sync-bn
 //   S processes × T/S threads, member-parallel   `divco train --member-parallel`
 //
 // For each distributed way it also times, in the same processes, the same local computation
 // without any communication (the shard's step, or the member's step with the other members'
-// logits as constants), so `communication_share` = 1 − local/distributed is the part of a step
+// logits as constants), so `communication_share` = 1 − distributed/local steps/s (the time
+// ratio the other way round) is the part of a step
 // spent exchanging (gradients, SyncBN statistics, logits, the step's numbers) or waiting for the
 // other rank. And the all-reduce bandwidth of the backend for the model's gradient size. On a
 // 2-core CPU machine the point is this overhead, not a speed-up. With --device cuda (a CUDA
@@ -121,7 +123,7 @@ async function timeSteps(step: () => Promise<unknown>): Promise<number> {
 }
 
 /** One rank: its distributed steps, then the same local work without communication. */
-async function rank(mode: "data" | "member"): Promise<RankResult> {
+async function rank(mode: "data" | "member", syncBn: boolean): Promise<RankResult> {
   const env = readDistEnv();
   const device = cuda ? `cuda:${env.localRank}` : "cpu";
   const world = await World.init(env, {
@@ -144,7 +146,8 @@ async function rank(mode: "data" | "member"): Promise<RankResult> {
     const local = batch / t.replicas;
     const b =
       mode === "data" ? syntheticBatch(local, S, env.rank * local) : syntheticBatch(batch, 1, 0);
-    if (mode === "data" && dataGroup.size > 1) convertSyncBatchNorm(members, dataGroup);
+    const sync = syncBn && mode === "data" && dataGroup.size > 1;
+    if (sync) convertSyncBatchNorm(members, dataGroup);
     const dist = new DistributedSteps({
       members,
       optimizer: opt,
@@ -154,7 +157,7 @@ async function rank(mode: "data" | "member"): Promise<RankResult> {
       memberGroup,
       member: t.member,
       localStop: { requested: false },
-      syncBn: mode === "data" && dataGroup.size > 1,
+      syncBn: sync,
     });
     const distributed = await timeSteps(() => dist.step(b, 5, false));
     await dist.close();
@@ -217,7 +220,12 @@ function memberStepAlone(members: Members, m: number, opt: SGD, b: Batch, o: Ste
 }
 
 /** Starts `n` ranks of this script in `mode` and returns rank 0's result. */
-async function runRanks(mode: "data" | "member", n: number, perRank: number): Promise<RankResult> {
+async function runRanks(
+  mode: "data" | "member",
+  n: number,
+  perRank: number,
+  syncBn = false,
+): Promise<RankResult> {
   const port = await freePort();
   const script = fileURLToPath(import.meta.url);
   const children = Array.from({ length: n }, (_, r) =>
@@ -225,6 +233,7 @@ async function runRanks(mode: "data" | "member", n: number, perRank: number): Pr
       env: {
         ...process.env,
         BENCH_DIST_RANK_OF: mode,
+        BENCH_DIST_SYNC_BN: syncBn ? "1" : "0",
         DIVCO_NUM_THREADS: String(perRank),
         RANK: String(r),
         WORLD_SIZE: String(n),
@@ -255,7 +264,7 @@ async function main(): Promise<void> {
   const role = process.env.BENCH_DIST_RANK_OF as "data" | "member" | undefined;
   if (role) {
     setNumThreads(Number(process.env.DIVCO_NUM_THREADS));
-    process.stdout.write(JSON.stringify(await rank(role)));
+    process.stdout.write(JSON.stringify(await rank(role, process.env.BENCH_DIST_SYNC_BN === "1")));
     return;
   }
   const device = cuda ? "cuda:0" : "cpu";
@@ -269,7 +278,8 @@ async function main(): Promise<void> {
   opt.dispose();
   members.dispose();
   const perRank = Math.max(1, Math.floor(threads / procs));
-  const dp = await runRanks("data", procs, perRank);
+  const dp = await runRanks("data", procs, perRank, true);
+  const dpLocalBn = await runRanks("data", procs, perRank, false);
   const mp = await runRanks("member", S, Math.max(1, Math.floor(threads / S)));
   console.log(
     JSON.stringify(
@@ -284,6 +294,15 @@ async function main(): Promise<void> {
           local_steps_per_s: dp.local_steps_per_s,
           communication_share: dp.communication_share,
           speedup_vs_one_process: dp.steps_per_s / one,
+        },
+        data_parallel_without_sync_bn: {
+          processes: procs,
+          threads_per_process: perRank,
+          sync_bn: false,
+          steps_per_s: dpLocalBn.steps_per_s,
+          local_steps_per_s: dpLocalBn.local_steps_per_s,
+          communication_share: dpLocalBn.communication_share,
+          speedup_vs_one_process: dpLocalBn.steps_per_s / one,
         },
         member_parallel: {
           processes: S,
@@ -302,7 +321,7 @@ async function main(): Promise<void> {
           libtorch: buildInfo().torchVersion,
           transport: cuda ? "NCCL between this machine's GPUs" : "Gloo over TCP on 127.0.0.1",
           communication_share:
-            "1 − (the same rank's steps/s without communication) / (its distributed steps/s): exchange plus waiting for the other rank",
+            "1 − (a rank's distributed steps/s) / (the same rank's steps/s without communication): exchange plus waiting for the other rank",
         },
       },
       null,
