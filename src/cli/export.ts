@@ -20,7 +20,13 @@ import type { Members } from "../models/members.js";
 import { classNamesFor } from "../data/class_names.js";
 import { setNumThreads } from "../tensor/runtime.js";
 import { EXTRA_FLAG, NUM_CLASSES_FLAG } from "./arch_flags.js";
-import { CHECKPOINT_FLAG, RUN_FLAG, modelSourceFromFlags, threadsFromFlag } from "./infer_flags.js";
+import {
+  CHECKPOINT_FLAG,
+  RUN_FLAG,
+  WEIGHTS_MODEL_FLAGS,
+  modelSourceFromFlags,
+  threadsFromFlag,
+} from "./infer_flags.js";
 import {
   exportOnnx,
   verifyExport,
@@ -58,18 +64,7 @@ own forward: it fails when max |onnx − divco| > ${DEFAULT_TOLERANCE} · max |d
   flags: {
     run: RUN_FLAG,
     checkpoint: CHECKPOINT_FLAG,
-    weights: {
-      type: "string",
-      value: "W",
-      description: "a weights file instead of a run: safetensors or a PyTorch checkpoint",
-    },
-    arch: { type: "string", value: "NAME", description: "architecture of --weights" },
-    split: { type: "string", value: "S", description: "number of members of --weights" },
-    dataset: {
-      type: "string",
-      value: "D",
-      description: "dataset of --weights: cifar10, cifar100, svhn or imagenet",
-    },
+    ...WEIGHTS_MODEL_FLAGS,
     "num-classes": NUM_CLASSES_FLAG,
     extra: EXTRA_FLAG,
     format: { type: "string", value: "FMT", default: "onnx", description: "output format: onnx" },

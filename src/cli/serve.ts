@@ -19,6 +19,7 @@ import {
   CHECKPOINT_FLAG,
   MODE_FLAG,
   RUN_FLAG,
+  WEIGHTS_MODEL_FLAGS,
   THREADS_FLAG,
   modeFromFlag,
   modelSourceFromFlags,
@@ -53,18 +54,7 @@ the requests in flight, exit 0.`,
   flags: {
     run: RUN_FLAG,
     checkpoint: CHECKPOINT_FLAG,
-    weights: {
-      type: "string",
-      value: "W",
-      description: "a weights file instead of a run: safetensors or a PyTorch checkpoint",
-    },
-    arch: { type: "string", value: "NAME", description: "architecture of --weights" },
-    split: { type: "string", value: "S", description: "number of members of --weights" },
-    dataset: {
-      type: "string",
-      value: "D",
-      description: "dataset of --weights: cifar10, cifar100, svhn or imagenet",
-    },
+    ...WEIGHTS_MODEL_FLAGS,
     "num-classes": NUM_CLASSES_FLAG,
     extra: EXTRA_FLAG,
     name: {
