@@ -13,8 +13,8 @@ import {
   type Out,
   type ValuesOf,
 } from "./args.js";
-import { ArchError, create } from "../models/registry.js";
-import { loadMembers, readRunCheckpoint, readWeights } from "../models/checkpoint.js";
+import { ArchError } from "../models/registry.js";
+import { openMembers } from "../infer/predictor.js";
 import { ENSEMBLE_RULES, type EnsembleRule } from "../models/ensemble.js";
 import type { Members } from "../models/members.js";
 import { classNamesFor } from "../data/class_names.js";
@@ -146,36 +146,8 @@ interface Opened {
 }
 
 function openModel(v: Values): Opened {
-  const source = modelSourceFromFlags(v);
-  if (typeof source === "object" && "run" in source) {
-    const ckpt = readRunCheckpoint(source.run, source.checkpoint);
-    const members = create(ckpt.model.arch, {
-      split: ckpt.model.split,
-      dataset: ckpt.model.dataset,
-    });
-    try {
-      loadMembers(members, ckpt.tensors, `${source.run} checkpoint ${source.checkpoint ?? "best"}`);
-    } catch (e) {
-      members.dispose();
-      throw e;
-    }
-    return { members, rule: ckpt.model.ensemble, dataDir: ckpt.model.data };
-  }
-  if (typeof source !== "object" || !("weights" in source))
-    throw new UsageError("give --run DIR, or --weights W with --arch and --split");
-  const members = create(source.arch, {
-    split: source.split,
-    dataset: source.dataset,
-    numClasses: source.numClasses,
-    extra: source.extra,
-  });
-  try {
-    loadMembers(members, readWeights(source.weights).tensors, source.weights);
-  } catch (e) {
-    members.dispose();
-    throw e;
-  }
-  return { members };
+  const { members, rule, data } = openMembers(modelSourceFromFlags(v));
+  return { members, rule, dataDir: data };
 }
 
 function layoutFromFlag(raw: string): MemberLayout {

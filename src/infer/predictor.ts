@@ -129,9 +129,17 @@ function probabilitiesOf(rule: EnsembleRule, scores: Tensor): Tensor {
   return scope(() => scores.div(scores.sum(1, true)));
 }
 
-async function openMembers(
-  source: ModelSource,
-): Promise<{ members: Members; owned: boolean; rule?: string; data?: string }> {
+/**
+ * The members a model source names, weights loaded: a run's checkpoint (with the run's ensemble
+ * rule and data directory), a weights file with its architecture, or members the caller owns
+ * (`owned: false`). Also what `divco export` exports.
+ */
+export function openMembers(source: ModelSource): {
+  members: Members;
+  owned: boolean;
+  rule?: string;
+  data?: string;
+} {
   if (typeof source === "object" && "members" in source)
     return { members: source.members, owned: false };
   if (typeof source === "string" || "run" in source) {
@@ -186,7 +194,7 @@ export class Ensemble {
    * not fit, a mode this machine or model cannot run) leave nothing running.
    */
   static async load(source: ModelSource, o: EnsembleOptions = {}): Promise<Ensemble> {
-    const opened = await openMembers(source);
+    const opened = openMembers(source);
     const rule = (o.rule ?? opened.rule ?? "mean_logits") as EnsembleRule;
     if (!ENSEMBLE_RULES.includes(rule))
       throw new RangeError(`unknown ensemble rule "${rule}"; use ${ENSEMBLE_RULES.join(", ")}`);
