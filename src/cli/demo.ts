@@ -50,7 +50,7 @@ Takes about 2½ minutes on 2 cores with the defaults (measured: 68 s + 94 s).`,
       type: "string",
       value: "N",
       default: "3",
-      description: "training epochs of each run",
+      description: "training epochs of each run (≥ 2: the first warms the learning rate up)",
     },
     split: {
       type: "string",
@@ -75,7 +75,7 @@ export async function runDemo(argv: string[], out: Out = stdio): Promise<number>
 
 async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   const arch = values.arch;
-  const epochs = intFlag("epochs", values.epochs);
+  const epochs = intFlag("epochs", values.epochs, 2); // one warm-up epoch, then at least one more
   const split = intFlag("split", values.split, 2); // ≥ 2: it is compared with S=1
   const threads = intFlag("threads", values.threads, 0);
   for (const s of [1, split]) resolveArch(arch, { split: s, dataset: "cifar10" });

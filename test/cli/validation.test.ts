@@ -126,7 +126,9 @@ test("divco eval and demo: numeric flags are checked first, whatever else is wro
         '--batch-size takes a positive integer, got "1.5"',
       ],
       [runDemo, "demo", ["--split", "1"], '--split takes an integer ≥ 2, got "1"'],
-      [runDemo, "demo", ["--epochs", "x"], '--epochs takes a positive integer, got "x"'],
+      [runDemo, "demo", ["--epochs", "x"], '--epochs takes an integer ≥ 2, got "x"'],
+      // One epoch would be all warm-up: refused before anything runs, not by the trainer later.
+      [runDemo, "demo", ["--epochs", "1"], '--epochs takes an integer ≥ 2, got "1"'],
     ];
     for (const [run, cmd, argv, msg] of cases) {
       const r = await runCaptured(run, argv);
