@@ -839,11 +839,11 @@ struct SyncBatchNormFn : public torch::autograd::Function<SyncBatchNormFn> {
     g->Wait(g->pg->allreduce(both, o), "allReduce (SyncBN gradients)");
     at::Tensor meanDy = both[0].narrow(0, 0, C) / total;
     at::Tensor meanDyXmu = both[0].narrow(0, C, C) / total;
-    at::Tensor scale = weight.defined() ? invstd * weight : invstd;
+    at::Tensor scale = invstd * weight;
     // dx = (dy − mean(dy) − (x−μ)·invstd²·mean(dy·(x−μ)))·scale, reusing xmu's storage.
     at::Tensor dx = xmu.mul_((-invstd * invstd * meanDyXmu).view(channel));
     dx.add_(dy).sub_(meanDy.view(channel)).mul_(scale.view(channel));
-    at::Tensor dWeight = weight.defined() ? sumDyXmu * invstd : at::Tensor();
+    at::Tensor dWeight = sumDyXmu * invstd;
     at::Tensor dBias = sumDy;
     return {dx, dWeight, dBias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -860,6 +860,10 @@ Napi::Value DistSyncBatchNorm(const Napi::CallbackInfo& info) {
   };
   at::Tensor x = UnwrapTensor(info.Env(), info[1], "syncBatchNorm");
   at::Tensor weight = optional(2), bias = optional(3), runningMean = optional(4), runningVar = optional(5);
+  // Without affine parameters, γ = 1 and β = 0 that need no gradient: an autograd Function's
+  // tensor inputs must be defined.
+  if (!weight.defined()) weight = at::ones({x.size(1)}, x.options().requires_grad(false));
+  if (!bias.defined()) bias = at::zeros({x.size(1)}, x.options().requires_grad(false));
   double momentum = info[6].As<Napi::Number>().DoubleValue();
   double eps = info[7].As<Napi::Number>().DoubleValue();
   int64_t id = box->group->id;

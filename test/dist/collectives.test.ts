@@ -74,6 +74,18 @@ out.syncBn = {
   refDWeight: refBn.weight.grad.toArray(),
   refDBias: refBn.bias.grad.toArray(),
 };
+// Without affine parameters (no γ, β to pass or to return gradients for).
+const plainSync = new BatchNorm2d(4, { affine: false });
+convertSyncBatchNorm(plainSync, w.group);
+const xp = whole.narrow(0, start, rows).detach().requiresGrad_(true);
+const yp = plainSync.forward(xp);
+yp.mul(lossWeights.narrow(0, start, rows)).sum().backward();
+const plainRef = new BatchNorm2d(4, { affine: false });
+const xpf = whole.detach().requiresGrad_(true);
+const ypf = plainRef.forward(xpf);
+ypf.mul(lossWeights).sum().backward();
+out.syncBn.plainY = maxDiff(yp, ypf.narrow(0, start, rows));
+out.syncBn.plainDx = maxDiff(xp.grad, xpf.grad.narrow(0, start, rows));
 manualSeed(0);
 const p = randn([4, 3]).requiresGrad_(true);
 const q = randn([3]).requiresGrad_(true);
@@ -141,7 +153,7 @@ test("collectives, sub-groups, gradients and the reducer on two processes", asyn
   for (const o of seen) {
     const b = o.syncBn as Record<string, number & number[]>;
     assert.equal(o.converted, 1);
-    for (const k of ["y", "dx", "runningMean", "runningVar"])
+    for (const k of ["y", "dx", "runningMean", "runningVar", "plainY", "plainDx"])
       assert.ok(b[k] < 1e-5, `SyncBN ${k} differs from one process's by ${b[k]}`);
   }
   // γ's and β's gradients are each rank's own share: they add up to one process's.
