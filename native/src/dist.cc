@@ -2,7 +2,8 @@
 // rendezvous, Gloo process groups on CPU (NCCL ones in CUDA builds), collectives that run off the
 // JavaScript thread and resolve Promises, a timeout on every one of them, a heartbeat that names
 // the rank that died when a collective fails, a bucketed gradient reducer hooked into autograd so
-// all-reduces overlap the backward pass, and a differentiable all_gather (SyncBN statistics).
+// all-reduces overlap the backward pass, a differentiable all_gather, and SyncBN as one fused
+// autograd node.
 //
 // Nothing here is a home-made collective: every byte between processes goes through c10d.
 // Built only where the Gloo headers exist (DIVCO_WITH_GLOO, set by find-libtorch.mjs); elsewhere
