@@ -25,6 +25,9 @@ import { randn } from "../tensor/creation.js";
 import { Generator } from "../tensor/random.js";
 import { getNumThreads } from "../tensor/runtime.js";
 import { summarize, timeInterleaved } from "../infer/latency.js";
+import { machineInfo, type LatencyRecord } from "../infer/bench.js";
+import { readLatencyFile } from "../report/latency_file.js";
+import { writeFileAtomicSync } from "../io/atomic.js";
 import "../models/index.js";
 
 export const DEMO = defineCommand({
@@ -112,9 +115,16 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
     results.push({ split: s, r, seconds: (performance.now() - t0) / 1000 });
     if (r.status === "interrupted") return 130;
   }
-  const latency = await batchOneLatency(
+  const measured = await batchOneLatency(
     results.map(({ split: s }) => join(runDir, `S${s}`)),
     threads || getNumThreads(),
+  );
+  // The same figures in `divco bench latency`'s format, for the report's latency chart and for
+  // `divco report --latency` later.
+  const latencyFile = join(runDir, "latency.json");
+  writeFileAtomicSync(
+    latencyFile,
+    Buffer.from(JSON.stringify({ machine: machineInfo(), results: measured.records }, null, 2)),
   );
   const rows = results.map(({ split: s, r, seconds }, k) => {
     const m = create(arch, { split: s, dataset: "cifar10" });
@@ -129,7 +139,7 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
       best: `${r.bestAcc1.toFixed(1)}%`,
       members: s === 1 ? "–" : last.memberTop1.map((v) => `${v.toFixed(1)}%`).join(", "),
       time: `${seconds.toFixed(0)} s`,
-      latency: latency[k],
+      latency: measured.text[k],
     };
   });
   const head = {
@@ -154,16 +164,21 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   const index = await writeReport(
     results.map((x) => join(runDir, `S${x.split}`)),
     join(runDir, "report"),
+    { latency: readLatencyFile(latencyFile), latencyBatch: 1 },
   );
-  out.log(`Report (curves, accuracy vs params/MACs): ${index}`);
+  out.log(`Report (curves, accuracy vs params, MACs and batch-1 latency): ${index}`);
   return 0;
 }
 
 /**
  * Per-image latency at batch 1 of each run's best checkpoint: the undivided model as one
  * network, a divided one in the execution mode "auto" picks; timed in interleaved rounds.
+ * Returns the table's text and the measurements as `divco bench latency` records them.
  */
-async function batchOneLatency(runDirs: string[], threads: number): Promise<string[]> {
+async function batchOneLatency(
+  runDirs: string[],
+  threads: number,
+): Promise<{ text: string[]; records: LatencyRecord[] }> {
   const models: Ensemble[] = [];
   try {
     for (const dir of runDirs) models.push(await Ensemble.load(dir, { mode: "auto", threads }));
@@ -175,10 +190,28 @@ async function batchOneLatency(runDirs: string[], threads: number): Promise<stri
         }),
         { warmup: 2, minRounds: 10, maxRounds: 200, budgetMs: 2000 },
       );
-      return times.map((t, i) => {
-        const mode = models[i].split === 1 ? "" : ` (${models[i].mode})`;
-        return `${summarize(t, 1).medianMs.toFixed(2)} ms${mode}`;
+      const records = times.map((t, i): LatencyRecord => {
+        const m = models[i];
+        const sum = summarize(t, 1);
+        return {
+          arch: m.arch,
+          dataset: m.dataset,
+          split: m.split,
+          mode: m.split === 1 ? "undivided" : m.mode,
+          batch: 1,
+          threads,
+          layout: m.layout,
+          latency_ms_median: sum.medianMs,
+          latency_ms_p90: sum.p90Ms,
+          images_per_s: sum.imagesPerSecond,
+          samples: sum.samples,
+        };
       });
+      const text = records.map((r) => {
+        const mode = r.split === 1 ? "" : ` (${r.mode})`;
+        return `${r.latency_ms_median.toFixed(2)} ms${mode}`;
+      });
+      return { text, records };
     } finally {
       x.dispose();
     }

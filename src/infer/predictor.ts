@@ -18,7 +18,13 @@ import { scope } from "../tensor/scope.js";
 import { getNumThreads } from "../tensor/runtime.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { MemoryFormatName } from "../tensor/dtype.js";
-import { startEngine, MODE_CHOICES, type Engine, type ModeChoice } from "./engines.js";
+import {
+  startEngine,
+  MODE_CHOICES,
+  type Engine,
+  type ExecutionMode,
+  type ModeChoice,
+} from "./engines.js";
 import { startFastest, type AutoChoice } from "./auto.js";
 import type { TimingOptions } from "./latency.js";
 import { expandImagePaths, loadEvalImages, type FileError } from "./images.js";
@@ -251,7 +257,7 @@ export class Ensemble {
     return this.members.options.numClasses;
   }
   /** The execution mode that runs (auto's pick for "auto"). */
-  get mode(): string {
+  get mode(): ExecutionMode {
     return this.engine.mode;
   }
   get threads(): number {
