@@ -25,8 +25,8 @@ import { randn } from "../tensor/creation.js";
 import { Generator } from "../tensor/random.js";
 import { getNumThreads } from "../tensor/runtime.js";
 import { summarize, timeInterleaved } from "../infer/latency.js";
-import { machineInfo, type LatencyRecord } from "../infer/bench.js";
-import { readLatencyFile } from "../report/latency_file.js";
+import { latencyRecord, machineInfo, type LatencyRecord } from "../infer/bench.js";
+import { latencyEntries } from "../report/latency_file.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import "../models/index.js";
 
@@ -122,10 +122,8 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   // The same figures in `divco bench latency`'s format, for the report's latency chart and for
   // `divco report --latency` later.
   const latencyFile = join(runDir, "latency.json");
-  writeFileAtomicSync(
-    latencyFile,
-    Buffer.from(JSON.stringify({ machine: machineInfo(), results: measured.records }, null, 2)),
-  );
+  const latencyDoc = { machine: machineInfo(), results: measured.records };
+  writeFileAtomicSync(latencyFile, Buffer.from(JSON.stringify(latencyDoc, null, 2)));
   const rows = results.map(({ split: s, r, seconds }, k) => {
     const m = create(arch, { split: s, dataset: "cifar10" });
     const counts = countMembers(m);
@@ -164,7 +162,7 @@ async function demo(values: ValuesOf<typeof DEMO>, out: Out): Promise<number> {
   const index = await writeReport(
     results.map((x) => join(runDir, `S${x.split}`)),
     join(runDir, "report"),
-    { latency: readLatencyFile(latencyFile), latencyBatch: 1 },
+    { latency: latencyEntries(latencyDoc, latencyFile), latencyBatch: 1 },
   );
   out.log(`Report (curves, accuracy vs params, MACs and batch-1 latency): ${index}`);
   return 0;
@@ -190,22 +188,11 @@ async function batchOneLatency(
         }),
         { warmup: 2, minRounds: 10, maxRounds: 200, budgetMs: 2000 },
       );
-      const records = times.map((t, i): LatencyRecord => {
+      const records = times.map((t, i) => {
         const m = models[i];
-        const sum = summarize(t, 1);
-        return {
-          arch: m.arch,
-          dataset: m.dataset,
-          split: m.split,
-          mode: m.split === 1 ? "undivided" : m.mode,
-          batch: 1,
-          threads,
-          layout: m.layout,
-          latency_ms_median: sum.medianMs,
-          latency_ms_p90: sum.p90Ms,
-          images_per_s: sum.imagesPerSecond,
-          samples: sum.samples,
-        };
+        const mode: LatencyRecord["mode"] = m.split === 1 ? "undivided" : m.mode;
+        const what = { arch: m.arch, dataset: m.dataset, split: m.split, mode, threads };
+        return latencyRecord({ ...what, layout: m.layout }, summarize(t, 1));
       });
       const text = records.map((r) => {
         const mode = r.split === 1 ? "" : ` (${r.mode})`;

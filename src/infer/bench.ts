@@ -10,7 +10,7 @@ import { randn } from "../tensor/creation.js";
 import { Generator, defaultGeneratorState, setDefaultGeneratorState } from "../tensor/random.js";
 import { buildInfo } from "../tensor/runtime.js";
 import { startEngine, type Engine, type ExecutionMode } from "./engines.js";
-import { summarize, timeInterleaved, type TimingOptions } from "./latency.js";
+import { summarize, timeInterleaved, type LatencySummary, type TimingOptions } from "./latency.js";
 import "../models/index.js";
 
 export interface LatencyBenchOptions {
@@ -115,22 +115,19 @@ export async function benchLatency(
           }),
           o.timing,
         );
-        const now = engines.map(({ mode, split, engine }, i): LatencyRecord => {
-          const s = summarize(times[i], batch);
-          return {
-            arch: o.arch,
-            dataset: o.dataset,
-            split,
-            mode,
-            batch,
-            threads: o.threads,
-            layout: engine.layout,
-            latency_ms_median: round(s.medianMs),
-            latency_ms_p90: round(s.p90Ms),
-            images_per_s: round(s.imagesPerSecond),
-            samples: s.samples,
-          };
-        });
+        const now = engines.map(({ mode, split, engine }, i) =>
+          latencyRecord(
+            {
+              arch: o.arch,
+              dataset: o.dataset,
+              split,
+              mode,
+              threads: o.threads,
+              layout: engine.layout,
+            },
+            summarize(times[i], batch),
+          ),
+        );
         records.push(...now);
         o.onBatch?.(now);
       } finally {
@@ -147,6 +144,21 @@ export async function benchLatency(
 }
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
+
+/** One measurement as `npm run bench:infer` and `divco bench latency` print it (ms to the µs). */
+export function latencyRecord(
+  what: Pick<LatencyRecord, "arch" | "dataset" | "split" | "mode" | "threads" | "layout">,
+  s: LatencySummary,
+): LatencyRecord {
+  return {
+    ...what,
+    batch: s.batch,
+    latency_ms_median: round(s.medianMs),
+    latency_ms_p90: round(s.p90Ms),
+    images_per_s: round(s.imagesPerSecond),
+    samples: s.samples,
+  };
+}
 
 /** Per batch size: the fastest divided mode against the undivided network and against sequential. */
 export interface LatencyRatio {

@@ -39,6 +39,14 @@ export function readLatencyFile(file: string): LatencyEntry[] {
       `--latency ${file}: cannot read it as JSON (${(e as Error).message}); give the output of divco bench latency --json`,
     );
   }
+  return latencyEntries(doc, file);
+}
+
+/**
+ * The measurements of a latency document already parsed (what `readLatencyFile` reads, or what
+ * `divco demo` measured); `file` names it in errors and in each entry.
+ */
+export function latencyEntries(doc: unknown, file: string): LatencyEntry[] {
   const results = (doc as { results?: unknown } | null)?.results;
   if (!Array.isArray(results))
     throw new Error(
