@@ -144,8 +144,15 @@ export async function launch(o: LaunchOptions): Promise<number> {
       );
       const failed = await supervise(children, o.nodeRank * o.nprocPerNode);
       if (!failed) return 0;
-      if (interrupts > 0 || FINAL_CODES.has(failed.code) || attempt >= o.maxRestarts)
+      if (interrupts > 0 || FINAL_CODES.has(failed.code) || attempt >= o.maxRestarts) {
+        // Without this line a rank that died (kill -9, out of memory) ends the launch with only
+        // its exit code: the others were stopped here before they could name it themselves.
+        if (interrupts === 0 && failed.code !== 130)
+          log(
+            `divco launch: rank ${failed.rank} failed (exit code ${failed.code}); stopped the other processes of this machine${o.maxRestarts === 0 ? " (--max-restarts K restarts them from the last checkpoint)" : ""}`,
+          );
         return failed.code;
+      }
       log(
         `divco launch: rank ${failed.rank} failed (exit code ${failed.code}); restarting all ${o.nprocPerNode} processes of this machine from the last checkpoint (restart ${attempt + 1} of ${o.maxRestarts})`,
       );

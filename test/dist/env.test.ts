@@ -3,7 +3,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DistError, readDistEnv, launchedWorldSize, isLoopback } from "../../src/dist/env.js";
 import { topology, dataGroupRanks, memberGroupRanks } from "../../src/dist/topology.js";
-import { resolveCommand, validateLaunch, type LaunchOptions } from "../../src/dist/launcher.js";
+import {
+  launch,
+  resolveCommand,
+  validateLaunch,
+  type LaunchOptions,
+} from "../../src/dist/launcher.js";
 
 test("readDistEnv: torchrun's variables, its defaults, and errors naming the variable", () => {
   assert.deepEqual(
@@ -106,4 +111,27 @@ test("launch: its checks, and `divco` runs this divco with this Node", () => {
   assert.match(args[0], /cli[/\\]main\.js$/);
   assert.deepEqual(args.slice(1), ["train", "--arch", "x"]);
   assert.deepEqual(resolveCommand(["python3", "x.py"]), ["python3", ["x.py"]]);
+});
+
+test("launch: a rank that dies is named, the others are stopped, its exit code is returned", async () => {
+  const lines: string[] = [];
+  // Local rank 1 kills itself at once; rank 0 would wait a minute unless stopped.
+  const script =
+    "if (process.env.LOCAL_RANK === '1') process.kill(process.pid, 'SIGKILL'); else setTimeout(() => {}, 60000);";
+  const t0 = performance.now();
+  const code = await launch({
+    nprocPerNode: 2,
+    nnodes: 1,
+    nodeRank: 0,
+    masterAddr: "127.0.0.1",
+    masterPort: null,
+    maxRestarts: 0,
+    command: [process.execPath, "-e", script],
+    log: (line) => lines.push(line),
+  });
+  assert.equal(code, 137);
+  assert.ok(performance.now() - t0 < 30_000, "rank 0 was stopped, not waited for");
+  assert.deepEqual(lines, [
+    "divco launch: rank 1 failed (exit code 137); stopped the other processes of this machine (--max-restarts K restarts them from the last checkpoint)",
+  ]);
 });
