@@ -79,16 +79,19 @@ test("topology: data-parallel shards over all ranks; member-parallel puts member
   assert.throws(() => topology(2, 0, "member", 1), /with split 1 use data-parallel training/);
 });
 
+/** Two processes on this machine, no restarts. */
+const TWO_LOCAL: LaunchOptions = {
+  nprocPerNode: 2,
+  nnodes: 1,
+  nodeRank: 0,
+  masterAddr: "127.0.0.1",
+  masterPort: null,
+  maxRestarts: 0,
+  command: ["divco", "train"],
+};
+
 test("launch: its checks, and `divco` runs this divco with this Node", () => {
-  const ok: LaunchOptions = {
-    nprocPerNode: 2,
-    nnodes: 1,
-    nodeRank: 0,
-    masterAddr: "127.0.0.1",
-    masterPort: null,
-    maxRestarts: 0,
-    command: ["divco", "train"],
-  };
+  const ok = TWO_LOCAL;
   validateLaunch(ok);
   assert.throws(
     () => validateLaunch({ ...ok, nodeRank: 1 }),
@@ -120,12 +123,7 @@ test("launch: a rank that dies is named, the others are stopped, its exit code i
     "if (process.env.LOCAL_RANK === '1') process.kill(process.pid, 'SIGKILL'); else setTimeout(() => {}, 60000);";
   const t0 = performance.now();
   const code = await launch({
-    nprocPerNode: 2,
-    nnodes: 1,
-    nodeRank: 0,
-    masterAddr: "127.0.0.1",
-    masterPort: null,
-    maxRestarts: 0,
+    ...TWO_LOCAL,
     command: [process.execPath, "-e", script],
     log: (line) => lines.push(line),
   });
